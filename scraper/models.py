@@ -1,0 +1,166 @@
+"""The values that flow through the pipeline, and the errors it raises.
+
+discover → fetch → extract → store: each stage takes and returns these frozen
+values; nothing here does I/O.
+
+The error tree (lower layers raise, ``scraper.cli`` turns them into one line)::
+
+    ScraperError
+    ├── UsageError          bad input from the user (URL, option, config)
+    ├── UnknownSite         no adapter of that name
+    ├── FetchError          the page could not be fetched
+    │   ├── BadURL          not http(s), or no host: on the first request or a redirect
+    │   ├── Blocked         robots.txt disallows the URL
+    │   ├── HTTPStatus      a final non-2xx/304 status (``.status``; 404/410 are ``.gone``)
+    │   ├── NotHTML         the content type is not HTML
+    │   ├── TooLarge        the body is larger than the cap
+    │   └── Network         connection error or timeout after the last retry
+    ├── ExtractError        the page holds no article
+    │   └── NotAnArticle    an error page, a captcha, or a paywall teaser
+    └── StoreError          the archive cannot be used
+        └── SchemaTooNew    the database was written by a newer version
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class ScraperError(Exception):
+    """Base of every error the scraper raises on purpose."""
+
+    outcome = "error"  # the `fetches.outcome` this error is recorded as
+
+
+class UsageError(ScraperError):
+    """The user asked for something that cannot be done as asked."""
+
+
+class UnknownSite(ScraperError):
+    """No site adapter has that name."""
+
+
+class FetchError(ScraperError):
+    """A page could not be fetched; ``status`` is the last HTTP status, if any."""
+
+    def __init__(self, message: str, *, url: str = "", status: int | None = None,
+                 attempts: int = 0) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+        self.attempts = attempts
+
+
+class BadURL(FetchError):
+    """The URL (or a redirect target) is not an http(s) URL with a host."""
+
+
+class Blocked(FetchError):
+    """robots.txt disallows fetching the URL."""
+
+    outcome = "blocked"
+
+
+class HTTPStatus(FetchError):
+    """The server answered with an error status after any retries."""
+
+    @property
+    def gone(self) -> bool:
+        return self.status in (404, 410)
+
+    @property
+    def outcome(self) -> str:  # type: ignore[override]
+        return "gone" if self.gone else "error"
+
+
+class NotHTML(FetchError):
+    """The response is not an HTML document."""
+
+
+class TooLarge(FetchError):
+    """The response body is larger than the configured cap."""
+
+
+class Network(FetchError):
+    """Connection error or timeout, after the last retry."""
+
+
+class ExtractError(ScraperError):
+    """The page holds no article text."""
+
+    outcome = "no_article"
+
+
+class NotAnArticle(ExtractError):
+    """An error page, a captcha or a paywall teaser: never stored as a version."""
+
+
+class StoreError(ScraperError):
+    """The archive database cannot be used."""
+
+
+class SchemaTooNew(StoreError):
+    """The database was created by a newer version of this tool."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One fetched HTTP response, decoded.
+
+    ``url`` is what was asked for, ``final_url`` where redirects ended.
+    A 304 Not Modified is a Page with ``status == 304`` and empty ``html``.
+    """
+
+    url: str
+    final_url: str
+    status: int
+    html: str = ""
+    raw: bytes = b""
+    content_type: str = ""
+    encoding: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    redirects: tuple[str, ...] = ()
+    attempts: int = 1
+    elapsed_ms: int = 0
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True)
+class Article:
+    """The article found on a page: body text and metadata.
+
+    Dates are ISO 8601 strings, with time and UTC offset whenever the page gives them.
+    ``text`` is the body, paragraphs separated by one blank line.
+    """
+
+    url: str
+    text: str
+    title: str | None = None
+    canonical_url: str | None = None
+    site: str = "generic"
+    authors: tuple[str, ...] = ()
+    published: str | None = None
+    modified: str | None = None
+    description: str | None = None
+    language: str | None = None
+    image: str | None = None
+    tags: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: tuples become lists."""
+        d = asdict(self)
+        d["authors"] = list(self.authors)
+        d["tags"] = list(self.tags)
+        if not d["extra"]:
+            del d["extra"]
+        return d
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return [p for p in self.text.split("\n\n") if p.strip()]

@@ -1,0 +1,1 @@
+"""One module per news site; see ``scraper.sites.Site`` and the README's "Adding a site"."""
