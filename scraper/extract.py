@@ -1,8 +1,151 @@
-"""Placeholder: being written."""
+"""Turn a page's HTML into an ``Article``: trafilatura for the body, JSON-LD and meta for
+the metadata, and the site adapter for the last word. Pure: no I/O.
+"""
+
 from __future__ import annotations
 
-from .models import Article
+import re
+import unicodedata
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import trafilatura
+from cssselect import GenericTranslator
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+from .metadata import clean_authors, head_metadata, normalize_date
+from .models import Article, ExtractError, NotAnArticle
+
+if TYPE_CHECKING:
+    from lxml.etree import _Element
+
+    from .sites import Site
+
+# Pages that are not articles, recognised by their title or their (short) text.
+_NOT_ARTICLE = re.compile(
+    r"access denied|attention required|just a moment\.\.\.|verify (?:you are|that you'?re) "
+    r"(?:a )?human|are you a robot|captcha|unusual traffic|enable javascript and cookies|"
+    r"\b404\b.{0,20}not found|page not found|page (?:does not|doesn'?t) exist|"
+    r"subscribe (?:now )?to (?:continue|keep) reading|to continue reading,? (?:please )?"
+    r"(?:subscribe|log ?in|sign in)|this (?:article|content) is (?:only )?(?:available|reserved) "
+    r"(?:to|for) (?:subscribers|members)|already a subscriber\?|service unavailable|"
+    r"internal server error|bad gateway",
+    re.I,
+)
+# Below this many words a page matching the pattern above is refused; a long article that
+# merely mentions "captcha" is kept.
+_SHORT_TEXT_WORDS = 150
 
 
-def extract(html: str, url: str, site=None) -> Article:  # pragma: no cover
-    raise NotImplementedError
+def extract(html: str, url: str, site: Site | None = None) -> Article:
+    """Extract the article on ``html`` fetched from ``url``; raises ExtractError, never None."""
+    from .sites import site_for
+
+    site = site or site_for(url)
+    tree = HTMLParser(html)
+    meta = head_metadata(tree)
+    doc = trafilatura.bare_extraction(
+        html,
+        url=url,
+        with_metadata=True,  # trafilatura's default is off
+        include_comments=False,
+        include_tables=True,
+        include_images=False,
+        deduplicate=False,
+        prune_xpath=_xpaths(site.drop) or None,
+    )
+    paragraphs = _paragraphs(doc.body) if doc is not None and doc.body is not None else []
+    meta = _merge(meta, doc)
+    if paragraphs and meta.get("title") and _same(paragraphs[0], meta["title"]):
+        paragraphs = paragraphs[1:]  # the headline repeated as the first block
+    meta["paragraphs"] = paragraphs
+    meta = site.fix_metadata(tree, meta)
+    paragraphs = [p for p in meta.pop("paragraphs") if p]
+    text = "\n\n".join(paragraphs)
+    _refuse_non_article(url, meta, text)
+    return Article(
+        url=url,
+        text=text,
+        title=meta.get("title"),
+        canonical_url=meta.get("canonical_url"),
+        site=site.name,
+        authors=tuple(clean_authors(meta.get("authors") or ())),
+        published=normalize_date(meta.get("published")),
+        modified=normalize_date(meta.get("modified")),
+        description=meta.get("description"),
+        language=meta.get("language"),
+        image=meta.get("image"),
+        tags=tuple(dict.fromkeys(t.strip() for t in meta.get("tags") or () if t.strip())),
+    )
+
+
+def _merge(meta: dict[str, Any], doc: Any) -> dict[str, Any]:
+    """Fill what JSON-LD and meta tags left empty from trafilatura's metadata."""
+    if doc is None:
+        return meta
+    fallbacks = {
+        "title": doc.title,
+        "authors": [a for a in (doc.author or "").split(";") if a.strip()],
+        "published": doc.date,
+        "description": doc.description,
+        "language": doc.language,
+        "image": doc.image,
+        "tags": doc.tags or doc.categories,
+        "canonical_url": doc.url,
+    }
+    for key, value in fallbacks.items():
+        if value and not meta.get(key):
+            meta[key] = value
+    for key in ("title", "description"):
+        if isinstance(meta.get(key), str):
+            meta[key] = _norm(meta[key])
+    return meta
+
+
+# trafilatura's output elements that hold running text, by tag
+_BLOCKS = {"p", "head", "quote", "item", "cell", "code"}
+
+
+def _paragraphs(body: _Element) -> list[str]:
+    """The body's blocks as whitespace-normalised paragraphs, in order."""
+    out: list[str] = []
+    for el in body:
+        if el.tag in ("list", "table", "row"):
+            out.extend(_paragraphs(el))
+            continue
+        if el.tag not in _BLOCKS and el.tag != "div":
+            continue
+        text = _norm("".join(el.itertext()))
+        if text:
+            out.append(text)
+    return out
+
+
+def _norm(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def _same(a: str, b: str) -> bool:
+    return _norm(a).casefold() == _norm(b).casefold()
+
+
+def _refuse_non_article(url: str, meta: dict[str, Any], text: str) -> None:
+    if not text.strip():
+        raise ExtractError(f"no article text found on {url}")
+    words = len(text.split())
+    if words < _SHORT_TEXT_WORDS:
+        title = meta.get("title") or ""
+        if _NOT_ARTICLE.search(title) or _NOT_ARTICLE.search(text):
+            raise NotAnArticle(f"{url} is an error, captcha or paywall page, not an article")
+        if meta.get("paywalled"):
+            raise NotAnArticle(f"{url} shows only a paywall teaser ({words} words)")
+
+
+@lru_cache(maxsize=256)
+def _xpath(selector: str) -> str:
+    return GenericTranslator().css_to_xpath(selector)
+
+
+def _xpaths(selectors: tuple[str, ...]) -> list[str]:
+    """The adapter's CSS drop selectors as XPath, for trafilatura's pruning."""
+    return [_xpath(s) for s in selectors]

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from .models import UnknownSite
 
 if TYPE_CHECKING:
-    from selectolax.parser import HTMLParser
+    from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 
 class Site:
