@@ -1,0 +1,120 @@
+"""Who an article is and what it says: URL normalisation, article keys, content hashes.
+
+Pure functions, no I/O. ``article_key`` decides which archive row a page belongs to;
+``content_hash`` decides whether a fetch is a new version of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from typing import TYPE_CHECKING
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
+
+from tld import get_fld
+
+if TYPE_CHECKING:
+    from .models import Article
+    from .sites import Site
+
+# Query parameters that only say how a reader arrived (campaigns, click ids, share
+# buttons), never which article it is. Dropping them merges the dozens of URLs
+# social media and newsletters hand out for the same page. Compared lowercased;
+# any name starting with one of TRACKING_PREFIXES is dropped too.
+TRACKING_PARAMS = frozenset({
+    "fbclid", "gclid", "gclsrc", "dclid", "msclkid", "twclid", "ttclid", "yclid",
+    "igshid", "li_fat_id", "wbraid", "gbraid",          # ad-network click ids
+    "mc_cid", "mc_eid",                                 # Mailchimp
+    "_ga", "_gl",                                       # Google Analytics linker
+    "_hsenc", "_hsmi", "mkt_tok", "vero_id",            # HubSpot, Marketo, Vero
+    "oly_anon_id", "oly_enc_id", "rb_clickid", "s_cid",
+    "cmp", "cmpid", "ocid", "ref_src", "ref_url",       # Guardian, MSN, Twitter embeds
+    "smid", "smtyp", "sr_share", "ito", "xtor",         # NYT, WaPo, AT Internet
+    "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee",  # BBC
+    "at_medium", "at_campaign", "at_custom1", "at_custom2", "at_custom3", "at_custom4",
+    "wt.mc_id", "wt_mc", "guccounter", "spm", "__twitter_impression",
+})
+TRACKING_PREFIXES = ("utm_",)
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# Invisible characters a CMS adds or removes without an editor touching the text.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
+def _is_tracking(name: str) -> bool:
+    name = name.lower()
+    return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
+
+
+def normalize_url(url: str) -> str:
+    """The URL with scheme and host lowercased, no fragment, default port or tracking params."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if ":" in host:  # IPv6 literal: hostname drops the brackets
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number: leave the authority as written
+        port, host = None, parts.netloc.rpartition("@")[2].lower()
+    netloc = host
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        netloc = f"{host}:{port}"
+    if parts.username is not None:
+        userinfo = parts.netloc.rpartition("@")[0]
+        netloc = f"{userinfo}@{netloc}"
+    # Filter the raw pairs rather than re-encoding them, so kept values stay byte-identical.
+    kept = [
+        pair for pair in parts.query.split("&")
+        if pair and not _is_tracking(unquote_plus(pair.partition("=")[0]))
+    ]
+    path = parts.path or ("/" if netloc else "")
+    return urlunsplit((scheme, netloc, path, "&".join(kept), ""))
+
+
+def registrable_domain(url: str) -> str:
+    """The host's domain under its public suffix (``www.bbc.co.uk`` → ``bbc.co.uk``)."""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    # IPs, localhost and unknown suffixes have no registrable domain: the host stands alone.
+    return get_fld(host, fix_protocol=True, fail_silently=True) or host
+
+
+def trusted_canonical(url: str, canonical_url: str | None) -> str | None:
+    """The canonical URL if it is http(s) on the URL's own registrable domain, else None."""
+    if not canonical_url:
+        return None
+    parts = urlsplit(canonical_url)
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    # A hostile page must not claim another site's identity; www./m. differences are fine.
+    if registrable_domain(canonical_url) != registrable_domain(url):
+        return None
+    return canonical_url
+
+
+def article_key(site: Site, url: str, canonical_url: str | None) -> str:
+    """The archive identity of an article: the site's own key, or the normalised URL."""
+    canonical = trusted_canonical(url, canonical_url)
+    for candidate in (canonical, url):
+        if candidate:
+            key = site.article_key(candidate)
+            if key:
+                return f"{site.name}:{key}"
+    return normalize_url(canonical or url)
+
+
+def _normalize_text(value: str | None) -> str:
+    text = unicodedata.normalize("NFC", value or "").translate(_INVISIBLE)
+    return " ".join(text.split())
+
+
+def content_hash(article: Article) -> str:
+    """sha256 hex of the normalised title, authors and body: what an editor changes."""
+    # Dates, description, image and tags stay out: a bumped "modified" time or a new
+    # teaser image is not an edit. JSON makes the field boundaries unambiguous.
+    authors = [a for a in map(_normalize_text, article.authors) if a]
+    payload = [_normalize_text(article.title), authors, _normalize_text(article.text)]
+    encoded = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()

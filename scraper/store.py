@@ -1,0 +1,352 @@
+"""The archive: articles, every version of their content, and every fetch, in one SQLite file.
+
+Tables (their names and columns are a contract: the CLI and Datasette read them)::
+
+    articles      one row per article_key: where it was first seen, validators, state
+    versions      a row only when the content hash changes (A→B→A keeps three)
+    fetches       every fetch attempt, failures included, so cron trouble is queryable
+    versions_fts  full-text index over versions(title, text), kept current by triggers
+
+Several processes (the crawl, a hand-run ``archive``) write at once: WAL mode, a busy
+timeout, and short ``BEGIN IMMEDIATE`` transactions. This module knows nothing of
+HTTP or HTML parsing; it stores the values ``fetch`` and ``extract`` produce.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import quote
+
+import sqlite_utils
+
+from .identity import content_hash, normalize_url, trusted_canonical
+from .models import Article, Page, SchemaTooNew, StoreError
+
+SCHEMA_VERSION = 1
+# Long enough to outwait another process's commit, short enough that cron notices a wedge.
+BUSY_TIMEOUT_S = 30.0
+# Level 6 costs about 3x the CPU of level 1 (4.3 ms vs 1.5 ms a page) for little size gain.
+HTML_ZLIB_LEVEL = 1
+OUTCOMES = frozenset({
+    "new_version", "unchanged", "not_modified", "gone", "blocked", "no_article", "error",
+})
+STATES = frozenset({"active", "gone"})
+
+
+def utc_now() -> str:
+    """The current time in ISO 8601 UTC with offset, to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What ``Archive.save`` did: stored a new version or found the latest one unchanged."""
+
+    outcome: Literal["new_version", "unchanged"]
+    article_id: int
+    version: int
+
+
+def _migrate_0_to_1(db: sqlite_utils.Database) -> None:
+    """Create the articles, versions and fetches tables, their indexes and the FTS index."""
+    db.execute("""
+        CREATE TABLE articles (
+            id INTEGER PRIMARY KEY,
+            site TEXT NOT NULL,
+            url TEXT NOT NULL,
+            canonical_url TEXT,
+            article_key TEXT NOT NULL UNIQUE,
+            first_seen TEXT NOT NULL,
+            last_checked TEXT,
+            last_changed TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            state TEXT NOT NULL DEFAULT 'active',
+            next_check TEXT,
+            check_count INTEGER NOT NULL DEFAULT 0
+        )""")
+    db.execute("""
+        CREATE TABLE versions (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            version INTEGER NOT NULL,
+            fetched_at TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            title TEXT,
+            authors TEXT NOT NULL DEFAULT '[]',
+            published TEXT,
+            modified TEXT,
+            description TEXT,
+            language TEXT,
+            image TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',
+            text TEXT NOT NULL,
+            word_count INTEGER NOT NULL,
+            url TEXT NOT NULL,
+            final_url TEXT,
+            html_zlib BLOB,
+            UNIQUE (article_id, version)
+        )""")
+    db.execute("""
+        CREATE TABLE fetches (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            elapsed_ms INTEGER,
+            status INTEGER,
+            outcome TEXT NOT NULL,
+            error TEXT,
+            attempts INTEGER,
+            final_url TEXT,
+            article_id INTEGER REFERENCES articles(id),
+            version INTEGER
+        )""")
+    # Stemming helps English queries; remove_diacritics lets "cafe" find "café".
+    db.table("versions").enable_fts(
+        ["title", "text"], create_triggers=True, tokenize="porter unicode61 remove_diacritics 2"
+    )
+    for table, column in [("fetches", "started_at"), ("fetches", "url"), ("fetches", "article_id"),
+                          ("articles", "url"), ("articles", "canonical_url"),
+                          ("articles", "next_check")]:
+        db.table(table).create_index([column])
+
+
+# MIGRATIONS[n] takes a database from user_version n to n + 1.
+MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_migrate_0_to_1,)
+assert len(MIGRATIONS) == SCHEMA_VERSION
+
+
+class Archive:
+    """An open archive database; ``readonly=True`` for history/show/diff."""
+
+    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        if readonly and not self.path.exists():
+            # mode=ro would refuse too, but say plainly what is missing.
+            raise StoreError(f"no archive at {self.path}")
+        try:
+            if readonly:
+                # quote(): a '?' or '#' in the path would otherwise end the URI's path.
+                uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            else:
+                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as e:
+            raise StoreError(f"{self.path}: {e}") from e
+        # isolation_level=None: sqlite3 opens no implicit transactions; _write() does it.
+        try:
+            self.db = sqlite_utils.Database(conn)
+            self._setup()
+        except BaseException as e:
+            conn.close()
+            if isinstance(e, sqlite3.DatabaseError):
+                raise self._store_error(e) from e
+            raise
+
+    def _store_error(self, e: sqlite3.Error) -> StoreError:
+        if getattr(e, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+            return StoreError(f"{self.path} is not a SQLite database")
+        return StoreError(f"{self.path}: {e}")
+
+    def _setup(self) -> None:
+        conn = self.db.conn
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        found = self._user_version()  # the first read: a non-database file fails here
+        if found > SCHEMA_VERSION:
+            raise SchemaTooNew(f"{self.path} has schema version {found}; this scraper "
+                               f"knows up to {SCHEMA_VERSION}: upgrade it")
+        if self.readonly:
+            if found < SCHEMA_VERSION:
+                raise StoreError(f"{self.path} is not an archive at schema version "
+                                 f"{SCHEMA_VERSION} (found {found}); open it read-write once")
+            conn.execute("PRAGMA query_only = ON")
+            return
+        # WAL lets readers run while one process writes; the mode persists in the file.
+        conn.execute("PRAGMA journal_mode = WAL")
+        if found < SCHEMA_VERSION:
+            self._migrate()
+
+    def _user_version(self) -> int:
+        return int(self.db.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        """Run the pending migrations and set user_version, all in one transaction."""
+        with self._write():
+            # Re-read under the write lock: another process may have migrated meanwhile.
+            found = self._user_version()
+            if found > SCHEMA_VERSION:
+                raise SchemaTooNew(f"{self.path} has schema version {found}")
+            for step in MIGRATIONS[found:]:
+                step(self.db)
+            self.db.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction that takes the write lock before its first read."""
+        if self.readonly:
+            raise StoreError(f"{self.path} is open read-only")
+        conn = self.db.conn
+        # A deferred transaction that reads and then writes gets SQLITE_BUSY at once,
+        # without waiting, when another process committed in between; IMMEDIATE waits.
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException as e:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(e, sqlite3.OperationalError):
+                raise self._store_error(e) from e
+            raise
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self.db.conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def _first(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        rows = self._rows(sql + " LIMIT 1", params)
+        return rows[0] if rows else None
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self.db.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def save(self, article: Article, page: Page, *, site_name: str, key: str,
+             fetched_at: str | None = None) -> SaveResult:
+        """Record a check of the article; store a version if its content hash changed."""
+        if not article.text.strip():
+            # An error page or teaser extracts to nothing: it must never become a version.
+            raise ValueError(f"refusing to store {page.url}: the article has no text")
+        if not key:
+            raise ValueError(f"refusing to store {page.url}: empty article key")
+        now = fetched_at or utc_now()
+        digest = content_hash(article)
+        # A foreign canonical would let find_article() hand this row to another site's URL.
+        canonical = trusted_canonical(page.final_url or page.url, article.canonical_url)
+        with self._write() as conn:
+            row = conn.execute("SELECT id FROM articles WHERE article_key = ?", [key]).fetchone()
+            if row is None:
+                self.db.table("articles").insert({
+                    "site": site_name, "url": page.url, "canonical_url": canonical,
+                    "article_key": key, "first_seen": now, "state": "active",
+                })
+                row = conn.execute("SELECT id FROM articles WHERE article_key = ?",
+                                   [key]).fetchone()
+            article_id = int(row[0])
+            latest = conn.execute(
+                "SELECT version, content_hash FROM versions WHERE article_id = ?"
+                " ORDER BY version DESC LIMIT 1", [article_id]).fetchone()
+            changed = latest is None or latest[1] != digest
+            number = (latest[0] + 1 if latest else 1) if changed else latest[0]
+            if changed:
+                self.db.table("versions").insert({
+                    "article_id": article_id, "version": number, "fetched_at": now,
+                    "content_hash": digest, "title": article.title,
+                    "authors": json.dumps(list(article.authors), ensure_ascii=False),
+                    "published": article.published, "modified": article.modified,
+                    "description": article.description, "language": article.language,
+                    "image": article.image,
+                    "tags": json.dumps(list(article.tags), ensure_ascii=False),
+                    "text": article.text, "word_count": len(article.text.split()),
+                    "url": page.url, "final_url": page.final_url,
+                    # The decoded page as UTF-8, so version() returns str whatever the charset.
+                    "html_zlib": zlib.compress(page.html.encode("utf-8"), HTML_ZLIB_LEVEL),
+                })
+            # Validators come from this response: a stale ETag would make 304s lie.
+            conn.execute(
+                "UPDATE articles SET canonical_url = COALESCE(?, canonical_url),"
+                " last_checked = ?, last_changed = CASE WHEN ? THEN ? ELSE last_changed END,"
+                " etag = ?, last_modified = ?, state = 'active', check_count = check_count + 1"
+                " WHERE id = ?",
+                [canonical, now, changed, now, page.etag, page.last_modified, article_id])
+        return SaveResult("new_version" if changed else "unchanged", article_id, number)
+
+    def record_fetch(self, url: str, *, started_at: str, elapsed_ms: int, status: int | None,
+                     outcome: str, error: str | None = None, article_id: int | None = None,
+                     version: int | None = None, attempts: int | None = None,
+                     final_url: str | None = None) -> None:
+        """Log one fetch attempt, whatever its outcome."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown fetch outcome {outcome!r} (known: {sorted(OUTCOMES)})")
+        with self._write():
+            self.db.table("fetches").insert({
+                "url": url, "started_at": started_at, "elapsed_ms": elapsed_ms,
+                "status": status, "outcome": outcome, "error": error, "attempts": attempts,
+                "final_url": final_url, "article_id": article_id, "version": version,
+            })
+
+    def mark_checked(self, key: str, *, state: str | None = None, etag: str | None = None,
+                     last_modified: str | None = None, checked_at: str | None = None) -> None:
+        """Record a check that stored nothing (304, 404/410); no-op for an unknown key."""
+        if state is not None and state not in STATES:
+            raise ValueError(f"unknown article state {state!r} (known: {sorted(STATES)})")
+        with self._write() as conn:
+            # None keeps the old value: a 304 need not repeat the validators.
+            conn.execute(
+                "UPDATE articles SET last_checked = ?, check_count = check_count + 1,"
+                " state = COALESCE(?, state), etag = COALESCE(?, etag),"
+                " last_modified = COALESCE(?, last_modified) WHERE article_key = ?",
+                [checked_at or utc_now(), state, etag, last_modified, key])
+
+    def find_article(self, url: str, key: str | None = None) -> dict[str, Any] | None:
+        """The article row by key, then URL, then canonical URL, then normalised URL."""
+        lookups: list[tuple[str, str]] = [("article_key", key)] if key else []
+        lookups += [("url", url), ("canonical_url", url)]
+        normalized = normalize_url(url)
+        lookups += [(column, normalized) for column in ("article_key", "url", "canonical_url")]
+        for column, value in lookups:
+            row = self._first(f"SELECT * FROM articles WHERE {column} = ? ORDER BY id", [value])
+            if row is not None:
+                return row
+        return None
+
+    def validators(self, key: str) -> tuple[str | None, str | None]:
+        """(etag, last_modified) of the article, for a conditional GET."""
+        row = self._first("SELECT etag, last_modified FROM articles WHERE article_key = ?", [key])
+        return (row["etag"], row["last_modified"]) if row else (None, None)
+
+    def versions(self, article_id: int) -> list[dict[str, Any]]:
+        """A summary of each version of the article, oldest first."""
+        rows = self._rows(
+            "SELECT id, version, fetched_at, content_hash, title, authors, published, modified,"
+            " word_count, url, final_url FROM versions WHERE article_id = ? ORDER BY version",
+            [article_id])
+        for row in rows:
+            row["authors"] = json.loads(row["authors"])
+        return rows
+
+    def version(self, article_id: int, number: int | None = None) -> dict[str, Any] | None:
+        """One full version (the latest when ``number`` is None), with its HTML as str."""
+        if number is None:
+            row = self._first("SELECT * FROM versions WHERE article_id = ?"
+                              " ORDER BY version DESC", [article_id])
+        else:
+            row = self._first("SELECT * FROM versions WHERE article_id = ? AND version = ?",
+                              [article_id, number])
+        if row is None:
+            return None
+        row["authors"] = json.loads(row["authors"])
+        row["tags"] = json.loads(row["tags"])
+        blob = row.pop("html_zlib")
+        row["html"] = zlib.decompress(blob).decode("utf-8") if blob else ""
+        return row
