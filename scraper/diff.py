@@ -1,0 +1,79 @@
+"""Word-level diffs of two stored versions. Pure functions over strings and dicts."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Op = Literal["equal", "insert", "delete"]
+_TOKENS = re.compile(r"\s+|[^\s]+")
+# fields compared besides the body, in the order they are reported
+META_FIELDS = ("title", "authors", "published", "modified", "description", "tags")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    op: Op
+    text: str
+
+
+def word_diff(old: str, new: str) -> list[Chunk]:
+    """The edit from ``old`` to ``new`` as equal/insert/delete chunks of whole words."""
+    a, b = _TOKENS.findall(old), _TOKENS.findall(new)
+    out: list[Chunk] = []
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            out.append(Chunk("equal", "".join(a[i1:i2])))
+            continue
+        if tag in ("delete", "replace"):
+            out.append(Chunk("delete", "".join(a[i1:i2])))
+        if tag in ("insert", "replace"):
+            out.append(Chunk("insert", "".join(b[j1:j2])))
+    return out
+
+
+def words_changed(chunks: list[Chunk]) -> tuple[int, int]:
+    """(words added, words removed)."""
+    added = sum(len(c.text.split()) for c in chunks if c.op == "insert")
+    removed = sum(len(c.text.split()) for c in chunks if c.op == "delete")
+    return added, removed
+
+
+def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Names of the metadata fields that differ, then "text" if the body does."""
+    fields = [f for f in META_FIELDS if (old.get(f) or None) != (new.get(f) or None)]
+    if (old.get("text") or "") != (new.get("text") or ""):
+        fields.append("text")
+    return fields
+
+
+def changed_paragraphs(chunks: list[Chunk]) -> list[list[Chunk]]:
+    """The diff cut into paragraphs (at blank lines), keeping only those with a change."""
+    paragraphs: list[list[Chunk]] = [[]]
+    for chunk in chunks:
+        parts = re.split(r"(\n\s*\n)", chunk.text)
+        for i, part in enumerate(parts):
+            if i % 2 == 1:  # a paragraph break
+                if chunk.op != "delete":
+                    paragraphs.append([])
+                continue
+            if part:
+                paragraphs[-1].append(Chunk(chunk.op, part))
+    return [p for p in paragraphs if any(c.op != "equal" for c in p)]
+
+
+def render_plain(chunks: list[Chunk], color: bool = False) -> str:
+    """Chunks as text, deletions ``[-like this-]`` and insertions ``{+like this+}``."""
+    out = []
+    for c in chunks:
+        if c.op == "equal":
+            out.append(c.text)
+        elif color:
+            code = "31" if c.op == "delete" else "32"
+            out.append(f"\x1b[{code}m{c.text}\x1b[0m")
+        else:
+            out.append(f"[-{c.text}-]" if c.op == "delete" else f"{{+{c.text}+}}")
+    return "".join(out)
