@@ -67,7 +67,7 @@ class TheMoscowTimes(Site):
         paragraphs = meta["paragraphs"]
         if blocks:  # keep trafilatura's paragraphs, but only those inside the text blocks
             inside = _squash(" ".join(b.text(separator=" ") for b in blocks))
-            paragraphs = [p for p in paragraphs if _squash(p) in inside]
+            paragraphs = [p for p in paragraphs if _squash(p) in inside] or paragraphs
         intro_node = tree.css_first(".article__intro")
         intro = " ".join(intro_node.text(separator=" ").split()) if intro_node else ""
         if intro and not (paragraphs and _squash(paragraphs[0]) == _squash(intro)):
