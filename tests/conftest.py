@@ -1,0 +1,50 @@
+"""Shared fixtures: a real local HTTP server, and a guard that keeps tests off the internet.
+
+pytest puts this directory on ``sys.path`` (tests/ has no ``__init__.py``), so test
+modules import the server helpers as ``from server import Response, TestServer``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from server import TestServer
+
+
+@pytest.fixture
+def server() -> Iterator[TestServer]:
+    """A started TestServer on 127.0.0.1, shut down after the test."""
+    with TestServer() as srv:
+        yield srv
+
+
+@pytest.fixture(autouse=True)
+def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail fast on any connection to a non-loopback address: tests never touch the internet."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def check(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            host = address[0]
+            try:
+                loopback = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = host == "localhost"
+            if not loopback:
+                raise ConnectionRefusedError(f"tests must not touch the network: {address}")
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        check(sock, address)
+        real_connect(sock, address)
+
+    def connect_ex(sock: socket.socket, address: Any) -> int:
+        check(sock, address)
+        return real_connect_ex(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
