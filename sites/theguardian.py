@@ -1,0 +1,50 @@
+"""The Guardian (theguardian.com).
+
+Pages are rendered by "DCR": class names are hashes (``dcr-1teqwow``) that change with every
+deploy, so selectors use the stable ``data-gu-name``, ``data-spacefinder-*`` and ``aria-label``
+attributes. The standfirst (``data-gu-name="standfirst"``) sits above the main image, outside
+the body, and trafilatura never sees it as text: it is put back in front of the body.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from scraper.sites import Site
+
+if TYPE_CHECKING:
+    from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+
+class TheGuardian(Site):
+    name = "theguardian"
+    domains = ("theguardian.com", "guardian.co.uk")
+    feeds = (
+        "https://www.theguardian.com/world/rss",
+        "https://www.theguardian.com/uk-news/rss",
+        "https://www.theguardian.com/us-news/rss",
+        "https://www.theguardian.com/business/rss",
+    )
+    sitemaps = ("https://www.theguardian.com/sitemaps/news.xml",)  # Google News sitemap
+    # /<section>[/<series>]/<yyyy>/<mon>/<dd>/<slug>; video, audio and galleries are not articles
+    article_path = (
+        r"^/(?![^?]*/(?:video|audio|gallery|picture)/)[a-z0-9-]+(?:/[a-z0-9-]+)?"
+        r"/\d{4}/[a-z]{3}/\d{2}/[a-z0-9-]+/?$"
+    )
+    drop = (
+        "figcaption", "figure[data-spacefinder-role]", "gu-island", ".ad-slot-container",
+        ".ad-slot", 'aside[aria-label="newsletter promotion"]',
+        '[data-spacefinder-type$="NewsletterSignupBlockElement"]',
+        '[data-spacefinder-type$="RichLinkBlockElement"]', '[data-component="rich-link"]',
+        '[data-gu-name="meta"]', '[data-gu-name="headline"]',
+    )
+
+    def fix_metadata(self, tree: HTMLParser, meta: dict[str, Any]) -> dict[str, Any]:
+        """Put the standfirst in front of the body unless it is already there."""
+        nodes = tree.css('[data-gu-name="standfirst"] :is(p, li)')
+        if not nodes:
+            nodes = tree.css('[data-gu-name="standfirst"]')
+        standfirst = [" ".join(n.text().split()) for n in nodes]
+        body = meta["paragraphs"]
+        meta["paragraphs"] = [s for s in standfirst if s and s not in body] + body
+        return meta
