@@ -1,0 +1,52 @@
+"""Euronews (euronews.com; one subdomain per language edition, e.g. fr., de., per.).
+
+Article pages scroll into the next articles (``#articlesSwiper``); the first slide
+(``.jsArticleFirst``) is the page's own article. The summary is ``.c-article-summary``
+(an ``<h2>`` since 2025, a ``<p>`` before), the body ``.c-article-content``, with ``<h2>``/``<h3>``
+sub-headlines and "related" / image widgets inside it.
+Two headlines: the long one in ``<h1>``/``<title>``/JSON-LD and the short editorial one in
+``og:title`` (used on cards and lists); the short one is taken as the title.
+The CMS leaves zero-width characters next to spaces ("supply U+200C and"): they are removed
+there only, since inside a word a zero-width non-joiner is spelling (Persian edition).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from scraper.sites import Site
+
+if TYPE_CHECKING:
+    from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+_STRAY_ZERO_WIDTH = re.compile(r"(?<=\s)[\u200b-\u200d\ufeff]+|[\u200b-\u200d\ufeff]+(?=\s)")
+
+
+class Euronews(Site):
+    name = "euronews"
+    domains = ("euronews.com",)
+    feeds = ("https://www.euronews.com/rss?format=mrss&level=theme&name=news",)  # unverified
+    sitemaps = (
+        "https://www.euronews.com/sitemaps/en/articles.xml",
+        "https://www.euronews.com/sitemaps/en/latest-news.xml",  # Google News sitemap
+    )
+    # [/<vertical>]/<yyyy>/<mm>/<dd>/<slug>; /video/ pages are clips with a transcript
+    article_path = r"^/(?!video/)(?:[a-z-]+/)*\d{4}/\d{2}/\d{2}/[a-z0-9-]+/?$"
+    drop = (
+        ".c-article-content h2", ".c-article-content h3", ".widget--type-related",
+        ".widget--type-image", ".widget--type-video", "figcaption", ".c-article-caption",
+        ".c-article-image-copyright", ".c-ad", ".advertising", ".c-article-you-might-also-like",
+        ".c-article-partage-commentaire", ".c-article-contributors", ".c-most-viewed",
+    )
+
+    def fix_metadata(self, tree: HTMLParser, meta: dict[str, Any]) -> dict[str, Any]:
+        """``og:title`` as the title; stray zero-width characters out of the body."""
+        og = tree.css_first('meta[property="og:title"]')
+        title = og.attributes.get("content") if og else None
+        if title and title.strip():
+            meta["title"] = " ".join(title.split())
+        meta["paragraphs"] = [
+            " ".join(_STRAY_ZERO_WIDTH.sub("", p).split()) for p in meta["paragraphs"]
+        ]
+        return meta
