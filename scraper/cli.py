@@ -1,3 +1,298 @@
-"""Placeholder: being written."""
-def main() -> None:  # pragma: no cover
-    raise SystemExit("not yet")
+"""The ``scraper`` command line: the only module that prints or exits.
+
+Exit codes: 0 done (including ``unchanged``), 1 when any URL or lookup failed, 2 usage errors.
+Expected failures print one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from .models import ScraperError, UnknownSite, UsageError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class ScraperGroup(click.Group):
+    """Turns every expected error into one line on stderr and an exit code, in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (UsageError, UnknownSite) as err:
+            fail(str(err), code=2)
+        except ScraperError as err:
+            fail(str(err))
+        except KeyboardInterrupt:
+            fail("interrupted", code=130)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"scraper: error: {message}", err=True)
+    raise click.exceptions.Exit(code)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+db_option = click.option(
+    "--db", "db", envvar="SCRAPER_DB", default="archive.db", show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The archive database (env SCRAPER_DB).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+@click.group(cls=ScraperGroup, context_settings=CONTEXT)
+@click.version_option(package_name="news-scraper", message="scraper %(version)s")
+def cli() -> None:
+    """Archive news articles and every edit to them in SQLite.
+
+    Each archived page becomes an article; each change to its title, authors or body
+    becomes a new version. Browse the archive with `scraper history`, `show` and `diff`.
+    """
+
+
+@cli.command()
+@click.argument("urls", nargs=-1, required=True, metavar="URL... | -")
+@db_option
+@json_option
+@click.option("--ignore-robots", is_flag=True,
+              help="Fetch even where robots.txt disallows it (for URLs you archive by hand).")
+@click.option("--user-agent", metavar="UA", help="Send this User-Agent instead of the default.")
+@click.option("--site", "site_name", metavar="NAME", help="Use this site adapter whatever the "
+              "URL's host (e.g. for a mirror); see `scraper sites`.")
+def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
+            user_agent: str | None, site_name: str | None) -> None:
+    """Fetch, extract and store each URL (`-` reads URLs from stdin, one per line).
+
+    Prints one line per URL: `new version N`, `unchanged`, `not modified`, or the error.
+    Exits 1 when any URL failed.
+    """
+    from .fetch import DEFAULT_USER_AGENT, make_client
+    from .pipeline import archive_url, check_url
+    from .robots import Robots
+    from .sites import site_named
+    from .store import Archive
+
+    site = site_named(site_name) if site_name else None
+    wanted = [u for arg in urls for u in (_stdin_urls() if arg == "-" else [arg])]
+    if not wanted:
+        raise UsageError("no URLs given")
+    for url in wanted:  # check all before writing anything
+        try:
+            check_url(url)
+        except ScraperError as err:
+            raise UsageError(str(err)) from None
+
+    async def run() -> list[Any]:
+        store = Archive(db)
+        ua = user_agent or (site and site.user_agent) or DEFAULT_USER_AGENT
+        try:
+            async with make_client(user_agent=ua) as client:
+                robots = None if ignore_robots else Robots()
+                results = []
+                for url in wanted:
+                    result = await archive_url(client, store, url, robots=robots, site=site)
+                    if not as_json:
+                        line = f"{url}  {result.describe()}"
+                        click.echo(line, err=not result.ok)
+                    results.append(result)
+                return results
+        finally:
+            store.close()
+
+    results = asyncio.run(run())
+    if as_json:
+        emit_json([r.to_dict() for r in results])
+    if not all(r.ok for r in results):
+        raise click.exceptions.Exit(1)
+
+
+def _stdin_urls() -> list[str]:
+    return [line.strip() for line in sys.stdin if line.strip() and not line.startswith("#")]
+
+
+def _open(db: Path) -> Any:
+    from .store import Archive
+
+    return Archive(db, readonly=True)
+
+
+def _article(store: Any, url: str) -> dict[str, Any]:
+    from .identity import article_key
+    from .sites import site_for
+
+    found = store.find_article(url, article_key(site_for(url), url, None))
+    if found is None:
+        raise ScraperError(f"no archived article for {url}")
+    return found
+
+
+def _version(store: Any, article: dict[str, Any], number: int | None) -> dict[str, Any]:
+    row = store.version(article["id"], number)
+    if row is None:
+        raise ScraperError(f"version {number} of {article['url']} does not exist "
+                           f"(see `scraper history {article['url']}`)")
+    return row
+
+
+@cli.command()
+@click.argument("url")
+@db_option
+@json_option
+def history(url: str, db: Path, as_json: bool) -> None:
+    """List the stored versions of the article at URL: time, hash, title and words."""
+    store = _open(db)
+    article = _article(store, url)
+    versions = store.versions(article["id"])
+    if as_json:
+        emit_json({"article": _public(article), "versions": versions})
+        return
+    click.echo(f"{article['url']}  ({article['site']}, state {article['state']})")
+    for v in versions:
+        click.echo(f"  v{v['version']:<3} {v['fetched_at']}  {v['content_hash'][:12]}  "
+                   f"{v['word_count']:>6} words  {v['title'] or ''}")
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--version", "number", type=click.IntRange(min=1), help="Version number "
+              "(default: the latest).")
+@db_option
+@json_option
+def show(url: str, number: int | None, db: Path, as_json: bool) -> None:
+    """Print a stored version of the article at URL: metadata, then the text."""
+    store = _open(db)
+    article = _article(store, url)
+    row = _version(store, article, number)
+    row.pop("html", None)
+    if as_json:
+        emit_json(row)
+        return
+    click.echo(row["title"] or "(untitled)")
+    for label, key in (("url", "url"), ("version", "version"), ("fetched", "fetched_at"),
+                       ("published", "published"), ("modified", "modified"),
+                       ("language", "language")):
+        if row.get(key) not in (None, ""):
+            click.echo(f"{label + ':':11}{row[key]}")
+    for label, key in (("authors", "authors"), ("tags", "tags")):
+        if row.get(key):
+            click.echo(f"{label + ':':11}{', '.join(row[key])}")
+    click.echo()
+    click.echo(row["text"])
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--from", "old", type=click.IntRange(min=1), help="Older version (default: the "
+              "one before --to).")
+@click.option("--to", "new", type=click.IntRange(min=1), help="Newer version (default: latest).")
+@click.option("--color/--no-color", default=None, help="Colour insertions and deletions "
+              "(default: when stdout is a terminal).")
+@db_option
+@json_option
+def diff(url: str, old: int | None, new: int | None, color: bool | None, db: Path,
+         as_json: bool) -> None:
+    """Show a word-level diff between two versions of the article at URL.
+
+    Without --color, deletions print as [-words-] and insertions as {+words+}.
+    """
+    from .diff import changed_fields, changed_paragraphs, render_plain, word_diff, words_changed
+
+    store = _open(db)
+    article = _article(store, url)
+    b = _version(store, article, new)
+    if old is None:
+        if b["version"] == 1:
+            raise ScraperError(f"{article['url']} has only one version: nothing to compare")
+        old = b["version"] - 1
+    a = _version(store, article, old)
+    chunks = word_diff(a["text"], b["text"])
+    added, removed = words_changed(chunks)
+    fields = changed_fields(a, b)
+    if as_json:
+        emit_json({
+            "url": article["url"], "from": a["version"], "to": b["version"],
+            "changed": fields, "words_added": added, "words_removed": removed,
+            "metadata": {f: [a.get(f), b.get(f)] for f in fields if f != "text"},
+            "chunks": [{"op": c.op, "text": c.text} for c in chunks],
+        })
+        return
+    color = sys.stdout.isatty() if color is None else color
+    click.echo(f"{article['url']}: v{a['version']} ({a['fetched_at']}) → v{b['version']} "
+               f"({b['fetched_at']}): +{added} −{removed} words")
+    for field in fields:
+        if field != "text":
+            click.echo(f"{field}: {_fmt(a.get(field))} → {_fmt(b.get(field))}")
+    for paragraph in changed_paragraphs(chunks):
+        click.echo()
+        click.echo(render_plain(paragraph, color=color).strip())
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(value) or "(none)"
+    return "(none)" if value in (None, "") else str(value)
+
+
+def _public(article: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in article.items() if k not in ("etag", "last_modified")}
+
+
+@cli.command("extract")
+@click.argument("file", type=click.Path(allow_dash=True, dir_okay=False, path_type=Path))
+@click.option("--url", default="", help="The URL the page came from: picks the site adapter "
+              "and resolves relative links.")
+def extract_command(file: Path, url: str) -> None:
+    """Extract the article from a saved page (.html, .html.gz, or - for stdin) as JSON.
+
+    No network and no database.
+    """
+    from .extract import extract
+    from .fetch import decode_html
+
+    if str(file) == "-":
+        raw = sys.stdin.buffer.read()
+    else:
+        try:
+            raw = file.read_bytes()
+        except OSError as err:
+            raise UsageError(f"cannot read {file}: {err.strerror or err}") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as err:
+            raise UsageError(f"{file} is not a readable gzip file: {err}") from None
+    html, _ = decode_html(raw, "")
+    emit_json(extract(html, url=url).to_dict())
+
+
+@cli.command()
+@json_option
+def sites(as_json: bool) -> None:
+    """List the site adapters: name, domains, feeds and sitemaps."""
+    from .sites import all_sites
+
+    rows = [{"name": s.name, "domains": list(s.domains), "feeds": list(s.feeds),
+             "sitemaps": list(s.sitemaps)} for s in all_sites()]
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        domains = ", ".join(row["domains"]) or "(every other domain)"
+        click.echo(f"{row['name']:16} {domains}  "
+                   f"[{len(row['feeds'])} feeds, {len(row['sitemaps'])} sitemaps]")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="scraper")

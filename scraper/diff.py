@@ -69,11 +69,15 @@ def render_plain(chunks: list[Chunk], color: bool = False) -> str:
     """Chunks as text, deletions ``[-like this-]`` and insertions ``{+like this+}``."""
     out = []
     for c in chunks:
-        if c.op == "equal":
-            out.append(c.text)
-        elif color:
-            code = "31" if c.op == "delete" else "32"
-            out.append(f"\x1b[{code}m{c.text}\x1b[0m")
+        if c.op == "equal" or not c.text.strip():
+            out.append(c.text if c.op != "delete" else "")
+            continue
+        # whitespace around a change stays outside the markers: "He {+later+} added"
+        core = c.text.strip()
+        lead, trail = c.text[: len(c.text) - len(c.text.lstrip())], c.text[len(c.text.rstrip()):]
+        if color:
+            marked = f"\x1b[{'31' if c.op == 'delete' else '32'}m{core}\x1b[0m"
         else:
-            out.append(f"[-{c.text}-]" if c.op == "delete" else f"{{+{c.text}+}}")
+            marked = f"[-{core}-]" if c.op == "delete" else f"{{+{core}+}}"
+        out.append(lead + marked + trail)
     return "".join(out)

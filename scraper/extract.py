@@ -59,8 +59,10 @@ def extract(html: str, url: str, site: Site | None = None) -> Article:
     if paragraphs and meta.get("title") and _same(paragraphs[0], meta["title"]):
         paragraphs = paragraphs[1:]  # the headline repeated as the first block
     meta["paragraphs"] = paragraphs
+    meta["url"] = url  # for adapters that read the URL; not part of the Article
     meta = site.fix_metadata(tree, meta)
     paragraphs = [p for p in meta.pop("paragraphs") if p]
+    meta.pop("url", None)
     text = "\n\n".join(paragraphs)
     _refuse_non_article(url, meta, text)
     return Article(
@@ -102,23 +104,40 @@ def _merge(meta: dict[str, Any], doc: Any) -> dict[str, Any]:
     return meta
 
 
-# trafilatura's output elements that hold running text, by tag
-_BLOCKS = {"p", "head", "quote", "item", "cell", "code"}
+# trafilatura's output elements that split the body into paragraphs of their own
+_CONTAINERS = {"list", "table", "row", "div"}
+_BLOCKS = {"p", "head", "quote", "item", "cell", "code", "list", "table", "row", "div"}
 
 
 def _paragraphs(body: _Element) -> list[str]:
     """The body's blocks as whitespace-normalised paragraphs, in order."""
     out: list[str] = []
+    if body.text and body.text.strip():
+        out.append(_norm(body.text))
     for el in body:
-        if el.tag in ("list", "table", "row"):
+        if el.tag in _CONTAINERS:
             out.extend(_paragraphs(el))
-            continue
-        if el.tag not in _BLOCKS and el.tag != "div":
-            continue
-        text = _norm("".join(el.itertext()))
-        if text:
-            out.append(text)
+        else:
+            text = _norm(_block_text(el))
+            if text:
+                out.append(text)
+        if el.tail and el.tail.strip():
+            out.append(_norm(el.tail))
     return out
+
+
+def _block_text(el: _Element) -> str:
+    """An element's text, with a space wherever a line break or nested block separates words."""
+    parts = [el.text or ""]
+    for child in el:
+        if child.tag == "lb":
+            parts.append(" ")
+        elif child.tag in _BLOCKS:
+            parts.append(f" {_block_text(child)} ")
+        else:
+            parts.append(_block_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
 
 
 def _norm(text: str) -> str:

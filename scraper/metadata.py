@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterable
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
@@ -119,7 +119,7 @@ def head_metadata(tree: HTMLParser) -> dict[str, Any]:
     for art in ld:
         put("title", _first_str(art.get("headline")), _first_str(art.get("name")))
         put("authors", _names(art.get("author")) or _names(art.get("creator")))
-        put("published", _first_str(art.get("datePublished")), _first_str(art.get("dateCreated")))
+        put("published", _first_str(art.get("datePublished")))
         put("modified", _first_str(art.get("dateModified")))
         put("description", _first_str(art.get("description")))
         put("language", _first_str(art.get("inLanguage")))
@@ -137,6 +137,8 @@ def head_metadata(tree: HTMLParser) -> dict[str, Any]:
     put("published", first.get("article:published_time"), first.get("og:article:published_time"),
         first.get("parsely-pub-date"), first.get("date"), first.get("dc.date.issued"),
         first.get("pubdate"), first.get("publishdate"))
+    # dateCreated is when the draft was started: only when nothing better exists
+    put("published", *(_first_str(art.get("dateCreated")) for art in ld))
     put("modified", first.get("article:modified_time"), first.get("og:updated_time"))
     put("description", first.get("og:description"), first.get("description"),
         first.get("twitter:description"))
@@ -230,7 +232,4 @@ def _parse_loose_date(value: str) -> str | None:
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    if parsed.tzinfo is None:
-        return parsed.isoformat()
-    return parsed.astimezone(timezone.utc).isoformat() if parsed.utcoffset() is None else \
-        parsed.isoformat()
+    return parsed.isoformat()

@@ -1,0 +1,118 @@
+"""One URL through fetch → extract → store, with every attempt recorded.
+
+The only module that joins the stages; it raises nothing for a failed URL but returns
+an ``Outcome`` (the failure is also a ``fetches`` row), so a batch goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Awaitable, Callable
+from urllib.parse import urlsplit
+
+import httpx
+
+from .extract import extract
+from .fetch import fetch
+from .identity import article_key
+from .models import BadURL, HTTPStatus, Page, ScraperError
+from .robots import Robots
+from .sites import Site, site_for
+from .store import Archive
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one URL: ``outcome`` is the ``fetches.outcome`` value."""
+
+    url: str
+    outcome: str
+    version: int | None = None
+    status: int | None = None
+    error: str | None = None
+    article_id: int | None = None
+    attempts: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("new_version", "unchanged", "not_modified")
+
+    def describe(self) -> str:
+        """The one-line human form: ``new version 2``, ``unchanged``, or the error."""
+        if self.outcome == "new_version":
+            return f"new version {self.version}"
+        if self.outcome == "not_modified":
+            return "not modified"
+        if self.outcome == "unchanged":
+            return "unchanged"
+        return f"{self.outcome.replace('_', ' ')}: {self.error}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"url": self.url, "outcome": self.outcome, "version": self.version,
+                "status": self.status, "error": self.error}
+
+
+def check_url(url: str) -> str:
+    """The URL stripped, or BadURL when it is not an absolute http(s) URL with a host."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise BadURL(f"not an http(s) URL: {url!r}", url=url)
+    return url
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+async def archive_url(
+    client: httpx.AsyncClient,
+    archive: Archive,
+    url: str,
+    *,
+    robots: Robots | None,
+    site: Site | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Outcome:
+    """Fetch, extract and store ``url``; record the attempt; never raise for a bad page."""
+    started, clock = now(), time.monotonic()
+    page: Page | None = None
+    try:
+        url = check_url(url)
+        site = site or site_for(url)
+        known = archive.find_article(url, article_key(site, url, None))
+        etag, last_modified = (known["etag"], known["last_modified"]) if known else (None, None)
+        page = await fetch(client, url, etag=etag, last_modified=last_modified, robots=robots,
+                           user_agent=site.user_agent, sleep=sleep)
+        if page.not_modified and known:
+            archive.mark_checked(known["article_key"], etag=page.etag,
+                                 last_modified=page.last_modified)
+            result = Outcome(url, "not_modified", status=304, article_id=known["id"])
+        else:
+            article = extract(page.html, url=page.final_url, site=site)
+            key = article_key(site, page.final_url, article.canonical_url)
+            saved = archive.save(article, page, site_name=site.name, key=key, fetched_at=started)
+            result = Outcome(url, saved.outcome, version=saved.version, status=page.status,
+                             article_id=saved.article_id)
+    except ScraperError as err:
+        status = getattr(err, "status", None) or (page.status if page else None)
+        result = Outcome(url, err.outcome, status=status, error=str(err),
+                         attempts=getattr(err, "attempts", None) or None)
+        if isinstance(err, HTTPStatus) and err.gone and site is not None:
+            archive.mark_checked(article_key(site, url, None), state="gone")
+    archive.record_fetch(
+        url,
+        started_at=started,
+        elapsed_ms=round((time.monotonic() - clock) * 1000),
+        status=result.status,
+        outcome=result.outcome,
+        error=result.error,
+        article_id=result.article_id,
+        version=result.version if result.outcome == "new_version" else None,
+        attempts=page.attempts if page else result.attempts,
+        final_url=page.final_url if page else None,
+    )
+    return result
