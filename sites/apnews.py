@@ -11,6 +11,7 @@ case-insensitively, so it is left as it is.
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from scraper.sites import Site
 
@@ -40,5 +41,5 @@ class APNews(Site):
 
     def article_key(self, url: str) -> str | None:
         """AP's 32-hex story id at the end of the path."""
-        found = _ID.search(url.split("?")[0])
-        return f"apnews:{found.group(1)}" if found else None
+        found = _ID.search(urlsplit(url).path)
+        return found.group(1) if found else None

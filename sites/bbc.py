@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from scraper.sites import Site
 
@@ -38,7 +39,7 @@ class BBC(Site):
     # /news/articles/<id>, /news/<section>-<8 digits>, /sport/<sport>/<digits>;
     # /av/ and /videos/ are video pages, /live/ live pages, /topics/ indexes
     article_path = (
-        r"^/(?:news|sport)/(?!.*/(?:av|live|videos)/)(?:[a-z_-]+/)*"
+        r"^/(?:news|sport)/(?!(?:.*/)?(?:av|live|videos)/)(?:[a-z_-]+/)*"
         r"(?:articles/[a-z0-9]{8,}|(?:[a-z_]+-)*\d{6,})/?$"
     )
     drop = tuple(f'[data-component="{c}"]' for c in (
@@ -48,8 +49,8 @@ class BBC(Site):
 
     def article_key(self, url: str) -> str | None:
         """The article id: ``/news/articles/<id>`` or the number ending the path."""
-        found = _ID.search(url.split("?")[0])
-        return f"bbc:{found.group(1) or found.group(2)}" if found else None
+        found = _ID.search(urlsplit(url).path)
+        return (found.group(1) or found.group(2)) if found else None
 
     def fix_metadata(self, tree: HTMLParser, meta: dict[str, Any]) -> dict[str, Any]:
         """Body from the text blocks; keeps trafilatura's when the page has none."""

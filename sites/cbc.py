@@ -11,6 +11,7 @@ is ``div.story``: its ``<h2>`` are sub-headlines and its direct ``<div>`` childr
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from scraper.sites import Site
 
@@ -38,5 +39,5 @@ class CBC(Site):
 
     def article_key(self, url: str) -> str | None:
         """CBC's CMS id, e.g. ``1.7287711``."""
-        found = _ID.search(url.split("?")[0])
-        return f"cbc:{found.group(1)}" if found else None
+        found = _ID.search(urlsplit(url).path)
+        return found.group(1) if found else None

@@ -26,10 +26,11 @@ class TheGuardian(Site):
         "https://www.theguardian.com/business/rss",
     )
     sitemaps = ("https://www.theguardian.com/sitemaps/news.xml",)  # Google News sitemap
-    # /<section>[/<series>]/<yyyy>/<mon>/<dd>/<slug>; video, audio and galleries are not articles
+    # /<section>[/<series>]/<yyyy>/<mon>/<dd>/<slug>; video, audio and galleries are not
+    # articles, and .../<dd>/all is the day's index
     article_path = (
-        r"^/(?![^?]*/(?:video|audio|gallery|picture)/)[a-z0-9-]+(?:/[a-z0-9-]+)?"
-        r"/\d{4}/[a-z]{3}/\d{2}/[a-z0-9-]+/?$"
+        r"^/(?!(?:.*/)?(?:video|audio|gallery|picture)/)[a-z0-9-]+(?:/[a-z0-9-]+)?"
+        r"/\d{4}/[a-z]{3}/\d{2}/(?!all/?$)[a-z0-9-]+/?$"
     )
     drop = (
         "figcaption", "figure[data-spacefinder-role]", "gu-island", ".ad-slot-container",

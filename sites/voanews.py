@@ -9,6 +9,7 @@ videos and "related" boxes embedded as ``div.wsw__embed``. Agency copy is byline
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from scraper.sites import Site
 
@@ -30,5 +31,5 @@ class VOANews(Site):
 
     def article_key(self, url: str) -> str | None:
         """The numeric article id before ``.html``."""
-        found = _ID.search(url.split("?")[0])
-        return f"voanews:{found.group(1)}" if found else None
+        found = _ID.search(urlsplit(url).path)
+        return found.group(1) if found else None
