@@ -1,9 +1,9 @@
 """AP News (apnews.com).
 
 Two layouts: the 2023 React app (``div.Article[data-key=article]``, the headline and byline in
-``div.CardHeadline``) and the 2024 Brightspot one (``div.RichTextStoryBody``). Both close with a
-``___`` sub-headline followed by a contributor paragraph ("Associated Press writer X contributed"),
-and the 2024 one embeds "What to know" info boxes in the body.
+``div.CardHeadline``) and the 2024 Brightspot one (``div.RichTextStoryBody``). Longer stories
+close with a ``___`` sub-headline and a contributor paragraph ("Associated Press writer X
+contributed"); the 2024 layout embeds "What to know" info boxes in the body.
 The JSON-LD byline is upper case on the 2024 layout ("STEVE PEOPLES"); names compare
 case-insensitively, so it is left as it is.
 """
@@ -21,7 +21,7 @@ _ID = re.compile(r"([0-9a-f]{32})/?$")
 class APNews(Site):
     name = "apnews"
     domains = ("apnews.com",)
-    feeds = ("https://apnews.com/index.rss",)  # AP's only site-wide feed; no per-section feeds
+    feeds = ("https://apnews.com/index.rss",)  # the site-wide feed (seen in 2024 feed archives)
     sitemaps = (
         "https://apnews.com/sitemap.xml",
         "https://apnews.com/news-sitemap-content.xml",  # Google News sitemap

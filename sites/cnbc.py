@@ -15,7 +15,7 @@ from scraper.sites import Site
 class CNBC(Site):
     name = "cnbc"
     domains = ("cnbc.com",)
-    feeds = (  # CNBC's RSS lineup: one feed per section id
+    feeds = (  # CNBC's RSS lineup, one feed per section id (ids from memory, unverified)
         "https://www.cnbc.com/id/100003114/device/rss/rss.html",  # top news
         "https://www.cnbc.com/id/100727362/device/rss/rss.html",  # world news
         "https://www.cnbc.com/id/10001147/device/rss/rss.html",  # business

@@ -1,11 +1,11 @@
 """Euronews (euronews.com; one subdomain per language edition, e.g. fr., de., per.).
 
 Article pages scroll into the next articles (``#articlesSwiper``); the first slide
-(``.jsArticleFirst``) is the page's own article. The summary is ``.c-article-summary``
-(an ``<h2>`` since 2025, a ``<p>`` before), the body ``.c-article-content``, with ``<h2>``/``<h3>``
+(``.jsArticleFirst``) is the page's own article. The summary is ``.c-article-summary`` (an
+``<h2>`` in 2026, a ``<p>`` in 2024), the body ``.c-article-content``, with ``<h2>``/``<h3>``
 sub-headlines and "related" / image widgets inside it.
-Two headlines: the long one in ``<h1>``/``<title>``/JSON-LD and the short editorial one in
-``og:title`` (used on cards and lists); the short one is taken as the title.
+Two headlines: a long one in ``<h1>``/``<title>`` (and JSON-LD on older pages) and a short one
+in ``og:title``/``twitter:title``. The short one is the title, as in fundus's Euronews parser.
 The CMS leaves zero-width characters next to spaces ("supply U+200C and"): they are removed
 there only, since inside a word a zero-width non-joiner is spelling (Persian edition).
 """

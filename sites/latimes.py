@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 class LATimes(Site):
     name = "latimes"
     domains = ("latimes.com",)
-    feeds = (  # one RSS 2.0 feed per section at /<section>/rss2.0.xml
+    feeds = (  # one RSS 2.0 feed per section at /<section>/rss2.0.xml (unverified offline)
         "https://www.latimes.com/world-nation/rss2.0.xml",
         "https://www.latimes.com/california/rss2.0.xml",
         "https://www.latimes.com/politics/rss2.0.xml",

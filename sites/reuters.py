@@ -6,7 +6,9 @@ pre-2020 ``/article/<slug>-id<ID>`` URLs redirect there. Class names are CSS mod
 prefix (``[class*=...]``) or ``data-testid``. Body paragraphs are ``data-testid="paragraph-<n>"``;
 inside the body, ``data-testid="Body"`` marks the sign-off ("Reporting by ...; Editing by ..."),
 "Our Standards: The Thomson Reuters Trust Principles." and captions; ``Heading`` the
-sub-headlines (upper case: "FULL INQUIRY").
+sub-headlines (upper case: "FULL INQUIRY"). Pruning those leaves a shorter body, which can tip
+trafilatura into its fallback extractor and pull in the newsletter rail and the video player:
+they are dropped as well.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Pages are rendered by "DCR": class names are hashes (``dcr-1teqwow``) that change with every
 deploy, so selectors use the stable ``data-gu-name``, ``data-spacefinder-*`` and ``aria-label``
 attributes. The standfirst (``data-gu-name="standfirst"``) sits above the main image, outside
-the body, and trafilatura never sees it as text: it is put back in front of the body.
+the body container trafilatura settles on, so it is put back in front of the body.
 """
 
 from __future__ import annotations

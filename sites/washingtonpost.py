@@ -1,7 +1,7 @@
 """The Washington Post (washingtonpost.com).
 
 The summary line under the headline (``h2[data-qa=subheadline]``) is part of the story but sits
-in the page header, and the second body paragraph is wrapped in ``div.teaser-content`` (the
+in the page header, and the opening paragraphs can be wrapped in ``div.teaser-content`` (the
 metered-paywall teaser), which trafilatura discards as boilerplate. So the body is read from
 the page directly: the subheadline, then the direct ``<p>`` children of the
 ``data-qa="article-body"`` blocks (tweets and other embeds nest their ``<p>`` deeper).
