@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -31,8 +31,9 @@ import sqlite_utils
 
 from .identity import content_hash, normalize_url, trusted_canonical
 from .models import Article, Page, SchemaTooNew, StoreError
+from .schedule import DEFAULT_SCHEDULE, next_check
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Long enough to outwait another process's commit, short enough that cron notices a wedge.
 BUSY_TIMEOUT_S = 30.0
 # Level 6 costs about 3x the CPU of level 1 (4.3 ms vs 1.5 ms a page) for little size gain.
@@ -41,6 +42,8 @@ OUTCOMES = frozenset({
     "new_version", "unchanged", "not_modified", "gone", "blocked", "no_article", "error",
 })
 STATES = frozenset({"active", "gone"})
+CRAWL_COUNTS = ("discovered", "checked", *sorted(OUTCOMES), "skipped")
+Schedule = tuple[tuple[timedelta, timedelta], ...]
 
 
 def utc_now() -> str:
@@ -121,8 +124,34 @@ def _migrate_0_to_1(db: sqlite_utils.Database) -> None:
         db.table(table).create_index([column])
 
 
+def _migrate_1_to_2(db: sqlite_utils.Database) -> None:
+    """Crawl support: the raw-bytes hash of the last fetch, and a log of crawl runs."""
+    # sha256 of the last fetched body: the same bytes again need no extraction
+    db.execute("ALTER TABLE articles ADD COLUMN raw_hash TEXT")
+    db.execute("""
+        CREATE TABLE crawls (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            sites TEXT NOT NULL DEFAULT '[]',
+            status TEXT NOT NULL DEFAULT 'running',
+            discovered INTEGER NOT NULL DEFAULT 0,
+            checked INTEGER NOT NULL DEFAULT 0,
+            new_version INTEGER NOT NULL DEFAULT 0,
+            unchanged INTEGER NOT NULL DEFAULT 0,
+            not_modified INTEGER NOT NULL DEFAULT 0,
+            gone INTEGER NOT NULL DEFAULT 0,
+            blocked INTEGER NOT NULL DEFAULT 0,
+            no_article INTEGER NOT NULL DEFAULT 0,
+            error INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0
+        )""")
+    db.table("articles").create_index(["site", "state", "next_check"])
+
+
 # MIGRATIONS[n] takes a database from user_version n to n + 1.
-MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_migrate_0_to_1,)
+MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_migrate_0_to_1,
+                                                                  _migrate_1_to_2)
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -175,6 +204,9 @@ class Archive:
             return
         # WAL lets readers run while one process writes; the mode persists in the file.
         conn.execute("PRAGMA journal_mode = WAL")
+        # In WAL mode NORMAL still survives a crash of the process (SIGKILL) intact; it only
+        # skips the fsync per commit, which would dominate a crawl's write time.
+        conn.execute("PRAGMA synchronous = NORMAL")
         if found < SCHEMA_VERSION:
             self._migrate()
 
@@ -232,8 +264,13 @@ class Archive:
         self.close()
 
     def save(self, article: Article, page: Page, *, site_name: str, key: str,
-             fetched_at: str | None = None) -> SaveResult:
-        """Record a check of the article; store a version if its content hash changed."""
+             fetched_at: str | None = None, raw_hash: str | None = None,
+             schedule: Schedule = DEFAULT_SCHEDULE) -> SaveResult:
+        """Record a check of the article; store a version if its content hash changed.
+
+        ``raw_hash`` (sha256 of the fetched bytes) lets the next check skip extraction when
+        the bytes are the same; ``schedule`` sets the article's next check.
+        """
         if not article.text.strip():
             # An error page or teaser extracts to nothing: it must never become a version.
             raise ValueError(f"refusing to store {page.url}: the article has no text")
@@ -276,9 +313,11 @@ class Archive:
             conn.execute(
                 "UPDATE articles SET canonical_url = COALESCE(?, canonical_url),"
                 " last_checked = ?, last_changed = CASE WHEN ? THEN ? ELSE last_changed END,"
-                " etag = ?, last_modified = ?, state = 'active', check_count = check_count + 1"
-                " WHERE id = ?",
-                [canonical, now, changed, now, page.etag, page.last_modified, article_id])
+                " etag = ?, last_modified = ?, raw_hash = ?, state = 'active',"
+                " check_count = check_count + 1 WHERE id = ?",
+                [canonical, now, changed, now, page.etag, page.last_modified, raw_hash,
+                 article_id])
+            self._schedule(conn, article_id, now, schedule)
         return SaveResult("new_version" if changed else "unchanged", article_id, number)
 
     def record_fetch(self, url: str, *, started_at: str, elapsed_ms: int, status: int | None,
@@ -296,17 +335,78 @@ class Archive:
             })
 
     def mark_checked(self, key: str, *, state: str | None = None, etag: str | None = None,
-                     last_modified: str | None = None, checked_at: str | None = None) -> None:
-        """Record a check that stored nothing (304, 404/410); no-op for an unknown key."""
+                     last_modified: str | None = None, checked_at: str | None = None,
+                     schedule: Schedule = DEFAULT_SCHEDULE) -> None:
+        """Record a check that stored nothing (304, same bytes, 404/410); no-op when unknown.
+
+        A gone article is never scheduled again; others get their next check.
+        """
         if state is not None and state not in STATES:
             raise ValueError(f"unknown article state {state!r} (known: {sorted(STATES)})")
+        now = checked_at or utc_now()
         with self._write() as conn:
             # None keeps the old value: a 304 need not repeat the validators.
             conn.execute(
                 "UPDATE articles SET last_checked = ?, check_count = check_count + 1,"
                 " state = COALESCE(?, state), etag = COALESCE(?, etag),"
                 " last_modified = COALESCE(?, last_modified) WHERE article_key = ?",
-                [checked_at or utc_now(), state, etag, last_modified, key])
+                [now, state, etag, last_modified, key])
+            row = conn.execute("SELECT id, state FROM articles WHERE article_key = ?",
+                               [key]).fetchone()
+            if row is not None:
+                if row[1] == "gone":
+                    conn.execute("UPDATE articles SET next_check = NULL WHERE id = ?", [row[0]])
+                else:
+                    self._schedule(conn, row[0], now, schedule)
+
+    @staticmethod
+    def _schedule(conn: sqlite3.Connection, article_id: int, now: str,
+                  schedule: Schedule) -> None:
+        """Set the article's next check from the time since its last real change."""
+        changed = conn.execute("SELECT COALESCE(last_changed, first_seen) FROM articles"
+                               " WHERE id = ?", [article_id]).fetchone()[0]
+        when = next_check(datetime.fromisoformat(changed), datetime.fromisoformat(now),
+                          schedule)
+        conn.execute("UPDATE articles SET next_check = ? WHERE id = ?",
+                     [when.isoformat(timespec="seconds") if when else None, article_id])
+
+    def due(self, sites: Sequence[str], now: str, limit: int) -> list[dict[str, Any]]:
+        """Active articles of ``sites`` whose next check has come, most overdue first."""
+        marks = ",".join("?" * len(sites))
+        return self._rows(
+            "SELECT id, site, url, canonical_url, article_key, etag, last_modified, raw_hash,"
+            f" next_check FROM articles WHERE state = 'active' AND site IN ({marks})"
+            " AND next_check IS NOT NULL AND next_check <= ? ORDER BY next_check LIMIT ?",
+            [*sites, now, limit])
+
+    def known(self, keys: Sequence[str], urls: Sequence[str]) -> set[str]:
+        """Which of ``keys`` (article keys) or ``urls`` are already in the archive."""
+        found: set[str] = set()
+        for column, values in (("article_key", keys), ("url", urls), ("canonical_url", urls)):
+            for start in range(0, len(values), 500):  # stay under SQLite's variable limit
+                chunk = list(values[start:start + 500])
+                marks = ",".join("?" * len(chunk))
+                found.update(r[0] for r in self.db.conn.execute(
+                    f"SELECT {column} FROM articles WHERE {column} IN ({marks})", chunk))
+        return found
+
+    def start_crawl(self, sites: Sequence[str], started_at: str | None = None) -> int:
+        """Open a row in ``crawls`` for a run; returns its id."""
+        with self._write():
+            table = self.db.table("crawls")
+            table.insert({"started_at": started_at or utc_now(),
+                          "sites": json.dumps(list(sites)), "status": "running"})
+            return int(table.last_pk)  # type: ignore[arg-type]
+
+    def finish_crawl(self, crawl_id: int, counts: dict[str, int], status: str) -> None:
+        """Close the crawl's row with its end time, status and counts by outcome."""
+        columns = set(CRAWL_COUNTS) & set(counts)
+        assignments = "".join(f", {c} = :{c}" for c in sorted(columns))
+        with self._write() as conn:
+            conn.execute(f"UPDATE crawls SET finished_at = :finished, status = :status"
+                         f"{assignments} WHERE id = :id",
+                         {"finished": utc_now(), "status": status, "id": crawl_id,
+                          **{c: counts[c] for c in columns}})
 
     def find_article(self, url: str, key: str | None = None) -> dict[str, Any] | None:
         """The article row by key, then URL, then canonical URL, then normalised URL."""

@@ -257,7 +257,7 @@ def test_newer_schema_raises_schema_too_new(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     for readonly in (False, True):
-        with pytest.raises(SchemaTooNew, match="schema version 2"):
+        with pytest.raises(SchemaTooNew, match=f"schema version {SCHEMA_VERSION + 1}"):
             Archive(path, readonly=readonly)
 
 
@@ -291,3 +291,34 @@ def test_failed_migration_leaves_the_file_unmigrated(tmp_path: Path,
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+
+
+def test_version_1_archive_is_migrated_keeping_its_rows(tmp_path: Path) -> None:
+    from scraper.store import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    MIGRATIONS[0](store.sqlite_utils.Database(conn))
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO articles (site, url, article_key, first_seen) "
+                 "VALUES ('generic', 'https://example.com/a', 'k', '2024-01-01T00:00:00+00:00')")
+    conn.close()
+    with Archive(path) as archive:
+        assert archive.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert archive.find_article("https://example.com/a")["raw_hash"] is None
+        assert "crawls" in archive.db.table_names()
+
+
+def test_save_schedules_the_next_check_from_the_last_change(tmp_path: Path) -> None:
+    with Archive(tmp_path / "a.db") as archive:
+        archive.save(article(), page(), site_name="numbered", key="k",
+                     fetched_at="2024-01-01T00:00:00+00:00")
+        row = archive.find_article(URL, "k")
+        assert row["next_check"] == "2024-01-01T00:15:00+00:00"
+        # unchanged two days later: the article is two days old, checked every 3 hours
+        archive.save(article(), page(), site_name="numbered", key="k",
+                     fetched_at="2024-01-03T00:00:00+00:00")
+        row = archive.find_article(URL, "k")
+        assert row["next_check"] == "2024-01-03T03:00:00+00:00"
+        archive.mark_checked("k", state="gone", checked_at="2024-01-03T01:00:00+00:00")
+        assert archive.find_article(URL, "k")["next_check"] is None

@@ -1,0 +1,139 @@
+"""Crawl configuration from a TOML file: which sites, and per-site politeness and schedule.
+
+    [crawl]                      # defaults for every site
+    sites = ["themoscowtimes"]   # default: every adapter in sites/
+    delay = 1.0                  # seconds between requests to one host
+    concurrency = 1              # requests in flight per host
+    user_agent = "..."
+    max_age = "2d"               # skip discovered items older than this
+    max_checks = 2000            # re-checks of known articles per run, most overdue first
+    schedule = [["3h", "15m"], ["1d", "1h"], ["7d", "3h"], ["30d", "3d"], ["365d", "30d"]]
+
+    [sites.themoscowtimes]       # overrides for one site
+    delay = 2.0
+
+Unknown keys and bad values are refused with one line naming them.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from .models import UsageError
+from .schedule import DEFAULT_SCHEDULE, check_schedule, parse_duration
+
+DEFAULT_CONFIG_FILE = "scraper.toml"
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    """The politeness and schedule settings of one site."""
+
+    delay: float = 1.0
+    concurrency: int = 1
+    user_agent: str | None = None
+    max_age: timedelta | None = timedelta(days=2)
+    schedule: tuple[tuple[timedelta, timedelta], ...] = DEFAULT_SCHEDULE
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole crawl configuration; ``Config()`` is the safe default."""
+
+    sites: tuple[str, ...] = ()  # empty: every adapter
+    max_checks: int = 2000
+    defaults: SiteSettings = SiteSettings()
+    overrides: dict[str, SiteSettings] = field(default_factory=dict)
+    source: str = "(defaults)"
+
+    def for_site(self, name: str) -> SiteSettings:
+        """The settings of site ``name``: its overrides over the defaults."""
+        return self.overrides.get(name, self.defaults)
+
+
+_SITE_KEYS = {"delay", "concurrency", "user_agent", "max_age", "schedule"}
+_CRAWL_KEYS = _SITE_KEYS | {"sites", "max_checks"}
+
+
+def load_config(path: Path | None) -> Config:
+    """Read ``path`` (or ``./scraper.toml`` when it exists); the defaults when there is none."""
+    if path is None:
+        path = Path(DEFAULT_CONFIG_FILE)
+        if not path.exists():
+            return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise UsageError(f"cannot read config {path}: {err.strerror or err}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise UsageError(f"config {path} is not valid TOML: {err}") from None
+    return parse_config(data, source=str(path))
+
+
+def parse_config(data: dict[str, Any], source: str = "config") -> Config:
+    """Validate a parsed TOML document into a Config; UsageError names the bad key."""
+    _unknown(data, {"crawl", "sites"}, source)
+    crawl = _table(data.get("crawl", {}), source, "crawl")
+    _unknown(crawl, _CRAWL_KEYS, f"{source} [crawl]")
+    defaults = _site_settings(crawl, SiteSettings(), f"{source} [crawl]")
+    overrides = {}
+    for name, table in _table(data.get("sites", {}), source, "sites").items():
+        where = f"{source} [sites.{name}]"
+        table = _table(table, source, f"sites.{name}")
+        _unknown(table, _SITE_KEYS, where)
+        overrides[name] = _site_settings(table, defaults, where)
+    sites = crawl.get("sites", [])
+    if not isinstance(sites, list) or not all(isinstance(s, str) for s in sites):
+        raise UsageError(f"{source} [crawl] sites must be a list of site names")
+    max_checks = _number(crawl, "max_checks", 2000, int, f"{source} [crawl]", 0, 10_000_000)
+    return Config(tuple(sites), int(max_checks), defaults, overrides, source)
+
+
+def _site_settings(table: dict[str, Any], base: SiteSettings, where: str) -> SiteSettings:
+    settings = replace(
+        base,
+        delay=float(_number(table, "delay", base.delay, float, where, 0, 3600)),
+        concurrency=int(_number(table, "concurrency", base.concurrency, int, where, 1, 64)),
+    )
+    if "user_agent" in table:
+        ua = table["user_agent"]
+        if not isinstance(ua, str) or not ua.strip() or "\n" in ua:
+            raise UsageError(f"{where}: user_agent must be a one-line string")
+        settings = replace(settings, user_agent=ua.strip())
+    try:
+        if "max_age" in table:
+            settings = replace(settings, max_age=parse_duration(table["max_age"]))
+        if "schedule" in table:
+            schedule = tuple((parse_duration(a), parse_duration(b)) for a, b in table["schedule"])
+            check_schedule(schedule)
+            settings = replace(settings, schedule=schedule)
+    except (ValueError, TypeError) as err:
+        raise UsageError(f"{where}: {err}") from None
+    return settings
+
+
+def _number(table: dict[str, Any], key: str, default: float, kind: type, where: str,
+            low: float, high: float) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            kind is int and not isinstance(value, int)):
+        raise UsageError(f"{where}: {key} must be a{'n integer' if kind is int else ' number'}")
+    if not low <= value <= high:
+        raise UsageError(f"{where}: {key} = {value} is out of range ({low} to {high})")
+    return value
+
+
+def _table(value: Any, source: str, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise UsageError(f"{source}: [{name}] must be a table")
+    return value
+
+
+def _unknown(table: dict[str, Any], known: set[str], where: str) -> None:
+    extra = sorted(set(table) - known)
+    if extra:
+        raise UsageError(f"{where}: unknown key {extra[0]!r} (known: {', '.join(sorted(known))})")
