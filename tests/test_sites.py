@@ -9,15 +9,18 @@ point elsewhere.
 from __future__ import annotations
 
 import gzip
+import importlib
 import importlib.util
 import json
 import os
+import pkgutil
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
+import sites as sites_package
 from scraper.extract import extract
 from scraper.models import Article
 from scraper.sites import Site, all_sites, site_for, site_named
@@ -131,9 +134,16 @@ ADAPTERS = [s for s in all_sites() if s.name != "generic"]
 
 
 def test_adapter_names_are_unique() -> None:
-    names = [s.name for s in all_sites()]
-    assert len(names) == len(set(names)), f"duplicate adapter names: {names}"
-    assert all_sites()[-1].name == "generic"
+    # read the modules directly: all_sites() would refuse a duplicate before we could look
+    names = []
+    for info in pkgutil.iter_modules(sites_package.__path__):
+        module = importlib.import_module(f"sites.{info.name}")
+        names += [obj.name for obj in vars(module).values()
+                  if isinstance(obj, type) and issubclass(obj, Site) and obj is not Site
+                  and obj.__module__ == module.__name__ and obj.name]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    assert not duplicates, f"two adapters share a name: {duplicates}"
+    assert [s.name for s in all_sites()][-1] == "generic"
 
 
 @pytest.mark.parametrize("site", ADAPTERS, ids=lambda s: s.name)
