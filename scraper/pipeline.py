@@ -7,10 +7,11 @@ an ``Outcome`` (the failure is also a ``fetches`` row), so a batch goes on.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
 import httpx
@@ -18,10 +19,11 @@ import httpx
 from .extract import extract
 from .fetch import fetch
 from .identity import article_key
-from .models import BadURL, HTTPStatus, Page, ScraperError
+from .models import Article, BadURL, HTTPStatus, Page, ScraperError
+from .schedule import DEFAULT_SCHEDULE
 from .robots import Robots
 from .sites import Site, site_for
-from .store import Archive
+from .store import Archive, Schedule
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,14 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+Extractor = Callable[[str, str, Site], Awaitable[Article]]
+
+
+async def extract_inline(html: str, url: str, site: Site) -> Article:
+    """Extract in this process (one-off archiving); the crawl uses a process pool instead."""
+    return extract(html, url=url, site=site)
+
+
 async def archive_url(
     client: httpx.AsyncClient,
     archive: Archive,
@@ -75,26 +85,38 @@ async def archive_url(
     *,
     robots: Robots | None,
     site: Site | None = None,
+    known: dict[str, Any] | None = None,
+    extractor: Extractor = extract_inline,
+    schedule: Schedule = DEFAULT_SCHEDULE,
+    user_agent: str | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Outcome:
-    """Fetch, extract and store ``url``; record the attempt; never raise for a bad page."""
+    """Fetch, extract and store ``url``; record the attempt; never raise for a bad page.
+
+    ``known`` is the article's row when the caller already has it (a re-check).
+    A 304, or the same bytes as last time, skips extraction.
+    """
     started, clock = now(), time.monotonic()
     page: Page | None = None
     try:
         url = check_url(url)
         site = site or site_for(url)
-        known = archive.find_article(url, article_key(site, url, None))
+        if known is None:
+            known = archive.find_article(url, article_key(site, url, None))
         etag, last_modified = (known["etag"], known["last_modified"]) if known else (None, None)
         page = await fetch(client, url, etag=etag, last_modified=last_modified, robots=robots,
-                           user_agent=site.user_agent, sleep=sleep)
-        if page.not_modified and known:
+                           user_agent=user_agent or site.user_agent, sleep=sleep)
+        raw_hash = hashlib.sha256(page.raw).hexdigest() if page.raw else None
+        if known and (page.not_modified or (raw_hash and raw_hash == known.get("raw_hash"))):
             archive.mark_checked(known["article_key"], etag=page.etag,
-                                 last_modified=page.last_modified)
-            result = Outcome(url, "not_modified", status=304, article_id=known["id"])
+                                 last_modified=page.last_modified, schedule=schedule)
+            outcome = "not_modified" if page.not_modified else "unchanged"
+            result = Outcome(url, outcome, status=page.status, article_id=known["id"])
         else:
-            article = extract(page.html, url=page.final_url, site=site)
+            article = await extractor(page.html, page.final_url, site)
             key = article_key(site, page.final_url, article.canonical_url)
-            saved = archive.save(article, page, site_name=site.name, key=key, fetched_at=started)
+            saved = archive.save(article, page, site_name=site.name, key=key, fetched_at=started,
+                                 raw_hash=raw_hash, schedule=schedule)
             result = Outcome(url, saved.outcome, version=saved.version, status=page.status,
                              article_id=saved.article_id)
     except ScraperError as err:
@@ -102,7 +124,8 @@ async def archive_url(
         result = Outcome(url, err.outcome, status=status, error=str(err),
                          attempts=getattr(err, "attempts", None) or None)
         if isinstance(err, HTTPStatus) and err.gone and site is not None:
-            archive.mark_checked(article_key(site, url, None), state="gone")
+            key = known["article_key"] if known else article_key(site, url, None)
+            archive.mark_checked(key, state="gone")
     archive.record_fetch(
         url,
         started_at=started,
