@@ -49,6 +49,7 @@ def extract(html: str, url: str, site: Site | None = None) -> Article:
         url=url,
         with_metadata=True,  # trafilatura's default is off
         include_comments=False,
+        favor_recall=True,
         include_tables=True,
         include_images=False,
         deduplicate=False,
@@ -140,8 +141,12 @@ def _block_text(el: _Element) -> str:
     return "".join(parts)
 
 
+# zero-width space, word joiner, BOM and soft hyphen: invisible, yet a CMS adds and drops them
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"))
+
+
 def _norm(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", text).split())
+    return " ".join(unicodedata.normalize("NFC", text).translate(_INVISIBLE).split())
 
 
 def _same(a: str, b: str) -> bool:
