@@ -296,3 +296,7 @@ def sites(as_json: bool) -> None:
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="scraper")
+
+
+from .serve import serve  # noqa: E402
+cli.add_command(serve)

@@ -1,0 +1,96 @@
+"""`scraper serve`: Datasette on the archive, in this process, with the plugin loaded.
+
+Kept out of cli.py because it is the one command that runs a server; cli.py imports it
+(at its end), so this module must not import cli.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import webbrowser
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from .models import ScraperError, StoreError
+
+if TYPE_CHECKING:
+    from datasette.app import Datasette
+
+
+def build_datasette(db: Path) -> Datasette:
+    """A Datasette serving the archive at ``db``, with the scraper plugin registered."""
+    from datasette.app import Datasette
+    from datasette.plugins import pm
+
+    from . import datasette_plugin
+
+    # The entry point registers it when the package is installed; from a bare source tree
+    # (or when Datasette skipped entry points) register it here.
+    if not pm.is_registered(datasette_plugin) and pm.get_plugin("scraper") is None:
+        pm.register(datasette_plugin, name="scraper")
+    return Datasette([str(db)])
+
+
+def prepare_archive(db: Path) -> None:
+    """Refuse a missing or foreign file; bring the schema, views and word counts up to date."""
+    from .store import Archive
+    from .views import ensure_views
+
+    if not db.exists():
+        # Archive() would create an empty one; serving that helps nobody.
+        raise StoreError(f"no archive at {db} (run `scraper archive URL` first, or pass --db)")
+    with Archive(db) as archive:  # runs pending migrations, refuses a non-archive
+        conn = archive.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            ensure_views(archive.db)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "db", envvar="SCRAPER_DB", default="archive.db", show_default=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="The archive database (env SCRAPER_DB).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 makes the archive reachable by others.")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the archive in a browser.")
+def serve(db: Path, host: str, port: int, open_browser: bool) -> None:
+    """Browse the archive in Datasette: search, facets, changes and word-level diffs.
+
+    The same pages appear under plain `datasette archive.db`, as the package is a
+    Datasette plugin. Stop with Ctrl-C.
+
+    Example:
+
+        scraper serve --open
+    """
+    import uvicorn
+
+    prepare_archive(db)
+    _check_port(host, port)
+    ds = build_datasette(db)
+    url = f"http://{host}:{port}/{ds.get_database().route}"
+    click.echo(f"Serving {db} on {url}", err=True)
+    if open_browser:
+        webbrowser.open(url)
+    uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
+
+
+def _check_port(host: str, port: int) -> None:
+    # uvicorn would log a traceback-like error and exit; say it in one line instead.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            why = "address already in use" if err.errno == errno.EADDRINUSE else err.strerror
+            raise ScraperError(f"cannot listen on {host}:{port}: {why}") from None
