@@ -1,0 +1,551 @@
+"""Discovery: the article links a site's feeds and sitemaps offer, newest first.
+
+Parsing is pure (bytes in, links out) and separate from fetching::
+
+    >>> links_from_feed(rss_bytes, "https://example.com/rss")    # RSS 2.0, RSS 1.0/RDF, Atom
+    >>> links_from_sitemap(xml_or_gzip, url)                     # Sitemap(links, children)
+    >>> select(links, site, known=archived_urls, max_age=timedelta(days=2))
+    >>> await discover(client, site, robots=Robots())             # fetch feeds and sitemaps
+
+XML safety: a document that declares entities (a DTD internal subset) is refused with
+FeedError before any parser sees it, so a "billion laughs" or an external entity
+(``SYSTEM "file:///etc/passwd"``) is never expanded; sitemaps are parsed by lxml with entity
+resolution, DTD loading and network access off, as a second line. Inputs are capped at
+MAX_BYTES once decompressed (a gzip bomb is refused), and a feed is cut to FEED_MAX_ITEMS
+items before feedparser sees it, because feedparser spends about half a millisecond per item.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import io
+import itertools
+import logging
+import re
+import zlib
+from collections import deque
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import feedparser
+import httpx
+from lxml import etree
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+# fetch() accepts HTML only; until it takes the accepted types as a parameter, fetch_xml
+# shares its private pieces (capped gzip-safe body, redirect and Retry-After handling).
+from .fetch import (
+    ACCEPT_ENCODING,
+    DEFAULT_USER_AGENT,
+    REDIRECT_CODES,
+    _Body,
+    _is_web_url,
+    _join,
+    _Retry,
+    _retry_after,
+)
+from .models import BadURL, Blocked, FetchError, HTTPStatus, Network, ScraperError
+from .robots import Robots
+from .sites import Site
+
+__all__ = [
+    "FEED_MAX_ITEMS", "MAX_BYTES", "FeedError", "Link", "Sitemap", "discover", "fetch_xml",
+    "links_from_feed", "links_from_robots", "links_from_sitemap", "select",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit (uncompressed); feeds get the same cap
+FEED_MAX_ITEMS = 1000  # real feeds carry tens to hundreds; 1000 items cost feedparser ~0.5 s
+# Entities can only be declared inside a DTD internal subset, "<!DOCTYPE x [ ... ]>":
+# refusing either marker refuses every declaration (internal, external, parameter). A DOCTYPE
+# without a subset (the Netscape RSS 0.91 one) is harmless and still accepted.
+_ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
+_DTD_SUBSET = re.compile(rb"<!DOCTYPE[^>\[]*\[", re.IGNORECASE)
+_WIDE = (  # BOMs first (UTF-32 LE before UTF-16 LE, whose BOM it starts with), then bare "<"
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+    (b"<\0\0\0", "utf-32-le"), (b"\0\0\0<", "utf-32-be"), (b"<\0", "utf-16-le"), (b"\0<", "utf-16-be"),
+)
+_DECLARED_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?\bencoding\s*=\s*)["'][^"']*["']""")
+_ITEM_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]")
+_ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>")
+_RAW_AMP = re.compile(rb"&(?!#\d+;|#x[0-9a-fA-F]+;|[A-Za-z][\w.-]*;)")
+_SITEMAP_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:urlset|sitemapindex)\s*>")
+_TAG = re.compile(r"<[^>]*>")
+_SAFE_XML = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False}
+_FEED_ROOTS = ("rss", "feed", "RDF")  # sitemaps.org accepts RSS and Atom feeds as sitemaps
+_NOT_FEEDS = ("image/", "audio/", "video/", "font/", "application/pdf", "application/json")
+
+
+class FeedError(ScraperError):
+    """A feed or sitemap was refused (entities, size, content type) or could not be read."""
+
+
+@dataclass(frozen=True)
+class Link:
+    """A candidate article URL from a feed or sitemap.
+
+    ``published`` is ISO 8601 in UTC with its offset (``2024-10-10T18:53:52+00:00``): the
+    feed's published date (else updated), or the sitemap's news:publication_date (else
+    lastmod). A date-only lastmod becomes midnight UTC. None when the source gives no date.
+    """
+
+    url: str
+    published: str | None
+    title: str | None = None
+    source: str = ""  # the feed or sitemap URL it came from
+
+
+@dataclass(frozen=True)
+class Sitemap:
+    """What one sitemap document holds: page links (a urlset) or child sitemaps (an index)."""
+
+    links: list[Link] = field(default_factory=list)
+    children: list[str] = field(default_factory=list)
+
+
+def links_from_feed(
+    data: bytes, base_url: str = "", *, max_links: int = FEED_MAX_ITEMS
+) -> list[Link]:
+    """The entries of an RSS 2.0, RSS 1.0/RDF or Atom feed that have a web URL, in feed order."""
+    data = _cap_items(_prepare(data, base_url), max_links)
+    parsed = feedparser.parse(
+        io.BytesIO(data),  # never bare bytes: feedparser first tries to open() them as a path
+        response_headers={"content-type": "application/xml", "content-location": base_url},
+        sanitize_html=False,  # we keep no markup: only titles, stripped below
+        resolve_relative_uris=False,  # that is for HTML content; links are resolved anyway
+    )
+    if not parsed.get("version") and not parsed.entries:
+        reason = parsed.get("bozo_exception")
+        because = f" ({reason})" if reason else ""
+        raise FeedError(f"not an RSS or Atom feed{because}: {base_url or 'document'}")
+    links = []
+    for entry in parsed.entries[:max_links]:
+        url = _web_url(entry.get("link"), base_url)
+        if url is None:  # no link, a non-permalink guid, a urn: id, javascript:...
+            continue
+        when = entry.get("published_parsed") or entry.get("updated_parsed")
+        links.append(Link(url, _utc_struct(when), _title(entry), base_url))
+    return links
+
+
+def links_from_sitemap(data: bytes, base_url: str = "", *, max_links: int = 50_000) -> Sitemap:
+    """The page links of a urlset, or the child sitemap URLs of an index (gzip data too)."""
+    data = _prepare(data, base_url)
+    where = base_url or "document"
+    if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):  # a sitemaps.org text sitemap
+        urls = (_web_url(line.decode("utf-8", "replace"), base_url) for line in data.splitlines())
+        links = [Link(url, None, source=base_url) for url in urls if url]
+        if not links:
+            raise FeedError(f"not a sitemap (neither XML nor a list of URLs): {where}")
+        return Sitemap(links[:max_links])
+    links: list[Link] = []
+    children: list[str] = []
+    root = ""
+    # Raw "&" in URLs is the most common fault of hand-made sitemaps: escape it, then let
+    # lxml's recover mode read past the rest (a truncated file keeps its complete entries).
+    events = etree.iterparse(
+        io.BytesIO(_RAW_AMP.sub(b"&amp;", data)), events=("start", "end"), recover=True,
+        **_SAFE_XML,
+    )
+    try:
+        for event, element in events:
+            name = _local(element.tag)
+            if not root:
+                root = name
+                if name in _FEED_ROOTS:
+                    return Sitemap(links_from_feed(data, base_url, max_links=min(
+                        max_links, FEED_MAX_ITEMS)))
+                if name not in ("urlset", "sitemapindex"):
+                    raise FeedError(f"not a sitemap (the root is <{name}>): {where}")
+            if event != "end" or name not in ("url", "sitemap"):
+                continue
+            loc, date, title = _sitemap_entry(element)
+            element.clear(keep_tail=True)  # keeps memory flat on a 50,000-URL file
+            url = _web_url(loc, base_url)
+            if url and name == "sitemap":
+                children.append(url)
+            elif url:
+                links.append(Link(url, date, title, base_url))
+                if len(links) >= max_links:
+                    return Sitemap(links, children)
+    except etree.XMLSyntaxError as exc:
+        if not root:
+            raise FeedError(f"not a sitemap ({exc}): {where}") from exc
+    if not root:  # recover mode found no element at all
+        raise FeedError(f"not a sitemap (no XML element): {where}")
+    if not _SITEMAP_END.search(data[-4096:]):
+        # cut off mid-way: recover mode closed the last entry with whatever text it had
+        (children if root == "sitemapindex" else links)[-1:] = []
+    return Sitemap(links, children)
+
+
+def links_from_robots(text: str) -> list[str]:
+    """The sitemap URLs of a robots.txt's ``Sitemap:`` lines, in order, each once."""
+    found: list[str] = []
+    for line in text.splitlines():
+        key, colon, value = line.partition(":")
+        url = value.split("#", 1)[0].strip()
+        if colon and key.strip().lower() == "sitemap" and _web_url(url, "") and url not in found:
+            found.append(url)
+    return found
+
+
+def select(
+    links: Iterable[Link],
+    site: Site,
+    *,
+    known: Collection[str] | Callable[[str], bool] = frozenset(),
+    max_age: timedelta | None = None,
+    now: datetime | None = None,
+) -> list[Link]:
+    """The links worth fetching: the site's new article URLs, recent enough, newest first.
+
+    Keeps URLs that ``site.is_article_url`` accepts on the site's own hosts (for the generic
+    adapter, which has no domains: the host of the feed the link came from). Drops URLs in
+    ``known`` (or for which ``known(url)`` is true: pass a function to compare article keys),
+    and links dated before ``now - max_age`` (undated links are kept). One link per URL, a
+    later copy filling in a missing date or title. Newest first; undated last, in input order.
+    """
+    is_known = known if callable(known) else known.__contains__
+    merged: dict[str, Link] = {}
+    for link in links:
+        first = merged.get(link.url)
+        if first is None:
+            merged[link.url] = link
+        elif first.published is None or first.title is None:
+            merged[link.url] = replace(
+                first, published=first.published or link.published, title=first.title or link.title
+            )
+    cutoff = (now or datetime.now(UTC)) - max_age if max_age is not None else None
+    chosen = []
+    for link in merged.values():
+        when = _when(link)
+        if cutoff is not None and when is not None and when < cutoff:
+            continue
+        if _on_site(link, site) and not is_known(link.url):
+            chosen.append(link)
+    return sorted(chosen, key=_newest_first)  # stable: undated links keep their order
+
+
+async def fetch_xml(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    robots: Robots | None,
+    max_bytes: int = MAX_BYTES,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    attempts: int = 4,
+    user_agent: str | None = None,
+    max_redirects: int = 10,
+) -> bytes:
+    """The raw body of a feed or sitemap, fetched with fetch()'s retries, checks and caps."""
+    agent = user_agent or client.headers.get("User-Agent") or DEFAULT_USER_AGENT
+    # Accept-Encoding pinned as in fetch(): _Body inflates exactly these, under the cap
+    headers = {"User-Agent": agent, "Accept-Encoding": ACCEPT_ENCODING}
+    backoff = wait_exponential_jitter(initial=1, max=30)
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retry) and exc.retry_after is not None:
+            return min(exc.retry_after, 120.0)
+        return backoff(state)
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.info("retrying %s: %s", url, exc)
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(attempts), wait=wait, sleep=sleep, reraise=True,
+        retry=retry_if_exception_type(_Retry), before_sleep=before_sleep,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                return await _get(client, url, headers, robots, agent, max_bytes, max_redirects)
+    except _Retry as last:  # retries exhausted: the caller sees our error, not tenacity's
+        last.error.args = (f"{last.error} (after {attempts} attempts)",)
+        last.error.attempts = attempts
+        raise last.error from last.error.__cause__
+    raise AssertionError("unreachable: tenacity either returned or raised")
+
+
+async def discover(
+    client: httpx.AsyncClient,
+    site: Site,
+    *,
+    robots: Robots | None,
+    max_sitemaps: int = 50,
+    max_links: int = 20_000,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> list[Link]:
+    """The site's article links from its feeds and sitemaps now: de-duplicated, newest first.
+
+    Feeds first (the freshest), then sitemaps breadth-first, an index's children newest-named
+    first, at most ``max_sitemaps`` documents, none twice (an index listing itself ends). With
+    no sitemaps declared, those of robots.txt's ``Sitemap:`` lines. A failing feed or sitemap
+    is skipped with a warning; FeedError only when every one of them failed.
+    """
+    found: list[Link] = []
+    errors: list[ScraperError] = []
+    tried = 0
+
+    async def read(url: str) -> bytes:
+        nonlocal tried
+        tried += 1
+        return await fetch_xml(client, url, robots=robots, sleep=sleep, user_agent=site.user_agent)
+
+    for url in site.feeds:
+        if len(found) >= max_links:
+            break
+        try:
+            budget = min(FEED_MAX_ITEMS, max_links - len(found))
+            found += _kept(links_from_feed(await read(url), url, max_links=budget), site)
+        except ScraperError as exc:
+            log.warning("%s: skipping feed %s: %s", site.name, url, exc)
+            errors.append(exc)
+    queue = deque(site.sitemaps or await _robots_sitemaps(client, site, robots))
+    seen: set[str] = set()
+    while queue and len(seen) < max_sitemaps and len(found) < max_links:
+        url = queue.popleft()
+        if url in seen:
+            continue
+        seen.add(url)
+        try:
+            sitemap = links_from_sitemap(
+                await read(url), url, max_links=max_links - len(found))
+        except ScraperError as exc:
+            log.warning("%s: skipping sitemap %s: %s", site.name, url, exc)
+            errors.append(exc)
+            continue
+        found += _kept(sitemap.links, site)
+        queue.extend(sorted(sitemap.children, key=_natural, reverse=True))
+    if tried and len(errors) == tried:
+        raise FeedError(f"all {tried} feeds and sitemaps of {site.name} failed; first: {errors[0]}")
+    return select(found, site)[:max_links]
+
+
+async def _get(
+    client: httpx.AsyncClient,
+    url: str,
+    headers: dict[str, str],
+    robots: Robots | None,
+    agent: str,
+    max_bytes: int,
+    max_redirects: int,
+) -> bytes:
+    """One attempt: request ``url`` and each redirect hop, checking every one."""
+    current, hops = url, 0
+    while True:
+        if not _is_web_url(current):
+            raise BadURL(f"not an http(s) URL with a host: {current}", url=current)
+        if robots is not None and not await robots.allowed(client, current, agent):
+            raise Blocked(f"robots.txt disallows {current}", url=current)
+        try:
+            async with client.stream("GET", current, headers=headers) as response:
+                status, h = response.status_code, response.headers
+                if status in REDIRECT_CODES and h.get("Location"):
+                    hops += 1
+                    if hops > max_redirects:
+                        msg = f"more than {max_redirects} redirects (loop?) from {url}"
+                        raise FetchError(msg, url=url, status=status)
+                    current = _join(response.url, h["Location"], current)
+                    continue
+                if status == 429 or status >= 500:
+                    error = HTTPStatus(f"HTTP {status} from {current}", url=current, status=status)
+                    raise _Retry(error, _retry_after(h.get("Retry-After")))
+                if not 200 <= status < 300:
+                    raise HTTPStatus(f"HTTP {status} from {current}", url=current, status=status)
+                mime = h.get("Content-Type", "").split(";")[0].strip().lower()
+                if mime.startswith(_NOT_FEEDS):  # before downloading a video
+                    raise FeedError(f"content type {mime} is not a feed or sitemap: {current}")
+                body = _Body(current, h.get("Content-Encoding", ""), max_bytes)
+                async for chunk in response.aiter_raw():
+                    body.feed(chunk)
+                return body.finish()
+        except httpx.TransportError as exc:
+            reason = str(exc) or type(exc).__name__
+            raise _Retry(Network(f"{reason} fetching {current}", url=current)) from exc
+        except Network as exc:  # a corrupt or truncated body: retried like a reset
+            raise _Retry(exc) from exc
+
+
+async def _robots_sitemaps(client: httpx.AsyncClient, site: Site, robots: Robots | None) -> list[str]:
+    """The ``Sitemap:`` URLs in robots.txt of the site's hosts (its feeds' and its domains')."""
+    if robots is None:
+        return []
+    agent = site.user_agent or client.headers.get("User-Agent") or DEFAULT_USER_AGENT
+    homes = [f"{p.scheme}://{p.netloc}/" for p in map(urlsplit, site.feeds)]
+    homes += [f"https://{domain}/" for domain in site.domains]
+    found: list[str] = []
+    for home in dict.fromkeys(homes):
+        await robots.load(client, home, agent)
+        found += [url for url in robots.sitemaps(home) if url not in found]
+    return found
+
+
+def _prepare(data: bytes, where: str) -> bytes:
+    """Bytes a parser may see: capped, gunzipped, ASCII-compatible, declaring no entities."""
+    where = where or "document"
+    if len(data) > MAX_BYTES:
+        raise FeedError(f"larger than the {MAX_BYTES}-byte cap: {where}")
+    if data[:2] == b"\x1f\x8b":
+        data = _gunzip(data, where)
+    data = _ascii_compatible(data, where)
+    if _ENTITY.search(data) or _DTD_SUBSET.search(data):
+        raise FeedError(f"entity declarations are refused, never expanded: {where}")
+    return data
+
+
+def _gunzip(data: bytes, where: str) -> bytes:
+    """Inflate gzip data to at most MAX_BYTES: a bomb stops at the cap, not in swap."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, MAX_BYTES + 1)
+    except zlib.error as exc:
+        raise FeedError(f"corrupt gzip data ({exc}): {where}") from exc
+    if len(out) > MAX_BYTES:
+        raise FeedError(f"more than {MAX_BYTES} bytes once decompressed (gzip bomb?): {where}")
+    if not inflater.eof:
+        raise FeedError(f"truncated gzip data: {where}")
+    return out
+
+
+def _ascii_compatible(data: bytes, where: str) -> bytes:
+    """UTF-16/32 documents re-encoded as UTF-8, so the byte-level checks can see their markup."""
+    codec = next((name for mark, name in _WIDE if data.startswith(mark)), None)
+    if codec is None:
+        return data
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise FeedError(f"invalid {codec} ({exc.reason}): {where}") from exc
+    # the declaration must now agree with the bytes, or the parsers would decode them as UTF-16
+    return _DECLARED_ENCODING.sub(r'\1"utf-8"', text, count=1).encode("utf-8")
+
+
+def _cap_items(data: bytes, limit: int) -> bytes:
+    """The feed with its items after the first ``limit`` cut out, its closing tags kept."""
+    cut = next(itertools.islice(_ITEM_START.finditer(data), limit, None), None)
+    if cut is None:
+        return data
+    last_end = None
+    for last_end in _ITEM_END.finditer(data, cut.start()):
+        pass
+    return data[: cut.start()] + (data[last_end.end():] if last_end else b"")
+
+
+def _sitemap_entry(element: Any) -> tuple[str | None, str | None, str | None]:
+    """``<loc>``, the best date and news:title of one ``<url>`` or ``<sitemap>`` element."""
+    loc = lastmod = published = title = None
+    for child in element.iter():
+        if child is element or not isinstance(child.tag, str):  # comments, processing instr.
+            continue
+        name, parent = _local(child.tag), child.getparent()
+        if parent is element and name == "loc":  # not image:loc, which sits deeper
+            loc = (child.text or "").strip()
+        elif parent is element and name == "lastmod":
+            lastmod = child.text
+        elif name == "publication_date":
+            published = child.text
+        elif name == "title" and parent is not None and _local(parent.tag) == "news":
+            title = " ".join((child.text or "").split()) or None
+    return loc, _utc_text(published) or _utc_text(lastmod), title
+
+
+def _web_url(url: str | None, base: str) -> str | None:
+    """``url`` made absolute against ``base``, without fragment; None unless http(s) with a host."""
+    if not url or not url.strip():
+        return None
+    try:
+        absolute = urldefrag(urljoin(base, url.strip())).url
+        parts = urlsplit(absolute)
+        return absolute if parts.scheme in ("http", "https") and parts.hostname else None
+    except ValueError:  # e.g. a malformed IPv6 host
+        return None
+
+
+def _utc_struct(when: Any) -> str | None:
+    """feedparser's ``*_parsed`` (a struct_time already converted to UTC) as ISO 8601."""
+    try:
+        return datetime(*when[:5], min(when[5], 59), tzinfo=UTC).isoformat() if when else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _utc_text(text: str | None) -> str | None:
+    """A sitemap date (W3C Datetime; RFC 822 tolerated) as ISO 8601 UTC, or None."""
+    if not text or not text.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text.strip())
+        except (TypeError, ValueError):
+            return None
+    if when.tzinfo is None:  # a bare date, or a time W3C Datetime says must carry an offset
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat()
+
+
+def _title(entry: Any) -> str | None:
+    """An entry's title as plain text on one line (HTML titles lose their tags)."""
+    title = entry.get("title") or ""
+    if "html" in (entry.get("title_detail") or {}).get("type", ""):
+        title = _TAG.sub(" ", title)
+    return " ".join(title.split()) or None
+
+
+def _local(tag: Any) -> str:
+    """An lxml tag without its ``{namespace}``; "" for comments and processing instructions."""
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
+def _kept(links: list[Link], site: Site) -> list[Link]:
+    return [link for link in links if _on_site(link, site)]
+
+
+def _on_site(link: Link, site: Site) -> bool:
+    """An article URL of ``site``: its domains, or for the generic adapter the feed's host."""
+    if not site.is_article_url(link.url):
+        return False
+    if site.domains:
+        return site.matches(link.url)
+    host, home = _host(link.url), _host(link.source)
+    return bool(home) and (host == home or host.endswith("." + home))
+
+
+def _host(url: str) -> str:
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    return host.removeprefix("www.")
+
+
+def _when(link: Link) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(link.published) if link.published else None
+    except ValueError:
+        return None
+    return when.replace(tzinfo=UTC) if when and when.tzinfo is None else when
+
+
+def _newest_first(link: Link) -> tuple[int, float]:
+    when = _when(link)
+    return (0, -when.timestamp()) if when else (1, 0.0)
+
+
+def _natural(url: str) -> list[Any]:
+    """Sort key comparing digit runs as numbers: ``2024-10.xml`` after ``2024-9.xml``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", url)]
