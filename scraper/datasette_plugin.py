@@ -515,7 +515,7 @@ def _field(row: Any, key: str) -> Any:
 
 
 def _url(datasette: Datasette, path: str, args: dict[str, Any]) -> str:
-    return datasette.urls.path(path + ("?" + urlencode(args) if args else ""))
+    return str(datasette.urls.path(path + ("?" + urlencode(args) if args else "")))
 
 
 def _link(href: str, label: str) -> Markup:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import errno
 import socket
+import sqlite3
 import webbrowser
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import click
 
@@ -42,7 +45,16 @@ def prepare_archive(db: Path) -> None:
     if not db.exists():
         # Archive() would create an empty one; serving that helps nobody.
         raise StoreError(f"no archive at {db} (run `scraper archive URL` first, or pass --db)")
-    with Archive(db) as archive:  # runs pending migrations, refuses a non-archive
+    # Archive() would also turn any other SQLite file into an archive by migrating it.
+    try:
+        with closing(sqlite3.connect(f"file:{quote(str(db.resolve()))}?mode=ro",
+                                     uri=True)) as conn:
+            schema = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError:
+        raise StoreError(f"{db} is not a SQLite database") from None
+    if schema == 0:
+        raise StoreError(f"{db} is not a scraper archive")
+    with Archive(db) as archive:  # runs pending migrations; refuses a newer schema
         conn = archive.db.conn
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ class Built:
 
 
 def ago(**delta: float) -> str:
-    return (datetime.now(timezone.utc) - timedelta(**delta)).isoformat(timespec="seconds")
+    return (datetime.now(UTC) - timedelta(**delta)).isoformat(timespec="seconds")
 
 
 def save(archive: Archive, url: str, text: str, when: str, *, title: str,
@@ -225,14 +225,23 @@ def test_every_table_and_column_is_described(ds: Datasette, built: Built) -> Non
                                  "DATABASE_METADATA in scraper/datasette_plugin.py")
 
 
+@pytest.mark.parametrize("page", ["/", "/archive", "/archive/articles", "/archive/versions",
+                                  "/archive/fetches", "/archive/changes",
+                                  "/archive/latest_versions", "/archive/versions/1"])
+def test_every_page_renders_without_errors(ds: Datasette, page: str) -> None:
+    response = get(ds, page)
+    assert response.status_code == 200 and "message-error" not in response.text
+
+
 def test_metadata_sets_facets_sorts_and_search(ds: Datasette) -> None:
     versions = ds.table_metadata("archive", "versions")
     assert {"array": "authors"} in versions["facets"]
     assert {"date": "fetched_at"} in versions["facets"]
     assert versions["sort_desc"] == "fetched_at" and versions["fts_table"] == "versions_fts"
     assert ds.table_metadata("archive", "fetches")["sort_desc"] == "started_at"
-    page = get(ds, "/archive/latest_versions").text
-    assert 'data-column="site"' in page or "facet-info" in page
+    page = get(ds, "/archive/changes").text
+    shown = re.findall(r'<p class="facet-info-name">\s*<strong>([^<\n]*)', page)
+    assert set(shown) == {"site", "changed (array)", "fetched_at (date)"}
     assert ds.metadata("title") == "News archive"
 
 
@@ -253,12 +262,25 @@ def test_plain_datasette_command_serves_the_canned_queries(built: Built) -> None
     assert [r["article_id"] for r in json.loads(result.stdout)] == [1]
 
 
-def test_serve_help_and_missing_database(tmp_path: Path) -> None:
-    runner = CliRunner()
-    result = runner.invoke(cli, ["serve", "--help"])
+def test_serve_help_works(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["serve", "--help"])
     assert result.exit_code == 0 and "--port" in result.output and "--open" in result.output
-    result = runner.invoke(cli, ["serve", "--db", str(tmp_path / "missing.db")])
-    assert result.exit_code in (1, 2)
-    assert result.stdout == ""
-    assert len(result.stderr.strip().splitlines()) == 1 and "missing.db" in result.stderr
-    assert not (tmp_path / "missing.db").exists()
+
+
+@pytest.mark.parametrize("name, content", [
+    ("missing.db", None), ("notes.txt", b"not a database at all, just text" * 200),
+    ("other.db", "sqlite"), ("empty.db", b"")])
+def test_serve_refuses_what_is_not_an_archive_in_one_line(tmp_path: Path, name: str,
+                                                          content: bytes | str | None) -> None:
+    path = tmp_path / name
+    if content == "sqlite":
+        with sqlite3.connect(path) as conn:
+            conn.execute("CREATE TABLE notes (body TEXT)")
+        conn.close()
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    before = path.read_bytes() if path.exists() else None
+    result = CliRunner().invoke(cli, ["serve", "--db", str(path)])
+    assert result.exit_code in (1, 2) and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1 and name in result.stderr
+    assert (path.read_bytes() if path.exists() else None) == before  # nothing created or migrated
