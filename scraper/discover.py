@@ -9,15 +9,16 @@ Parsing is pure (bytes in, links out) and separate from fetching::
 
 XML safety: a document that declares entities (a DTD internal subset) is refused with
 FeedError before any parser sees it, so a "billion laughs" or an external entity
-(``SYSTEM "file:///etc/passwd"``) is never expanded; sitemaps are parsed by lxml with entity
+(``SYSTEM "file:///etc/passwd"``) is never expanded; lxml then parses sitemaps with entity
 resolution, DTD loading and network access off, as a second line. Inputs are capped at
 MAX_BYTES once decompressed (a gzip bomb is refused), and a feed is cut to FEED_MAX_ITEMS
-items before feedparser sees it, because feedparser spends about half a millisecond per item.
+items before feedparser sees it: feedparser spends about half a millisecond per item.
 """
 
 from __future__ import annotations
 
 import asyncio
+import calendar
 import codecs
 import io
 import itertools
@@ -34,55 +35,37 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 import feedparser
 import httpx
+import tenacity
 from lxml import etree
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 # fetch() accepts HTML only; until it takes the accepted types as a parameter, fetch_xml
-# shares its private pieces (capped gzip-safe body, redirect and Retry-After handling).
-from .fetch import (
-    ACCEPT_ENCODING,
-    DEFAULT_USER_AGENT,
-    REDIRECT_CODES,
-    _Body,
-    _is_web_url,
-    _join,
-    _Retry,
-    _retry_after,
-)
+# borrows its private pieces (the capped, bomb-safe body reader, redirect and Retry-After).
+from . import fetch as _fetch
 from .models import BadURL, Blocked, FetchError, HTTPStatus, Network, ScraperError
 from .robots import Robots
 from .sites import Site
 
-__all__ = [
-    "FEED_MAX_ITEMS", "MAX_BYTES", "FeedError", "Link", "Sitemap", "discover", "fetch_xml",
-    "links_from_feed", "links_from_robots", "links_from_sitemap", "select",
-]
+__all__ = ["FEED_MAX_ITEMS", "MAX_BYTES", "FeedError", "Link", "Sitemap", "discover",
+           "fetch_xml", "links_from_feed", "links_from_robots", "links_from_sitemap", "select"]
 
 log = logging.getLogger(__name__)
 
 MAX_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit (uncompressed); feeds get the same cap
 FEED_MAX_ITEMS = 1000  # real feeds carry tens to hundreds; 1000 items cost feedparser ~0.5 s
-# Entities can only be declared inside a DTD internal subset, "<!DOCTYPE x [ ... ]>":
-# refusing either marker refuses every declaration (internal, external, parameter). A DOCTYPE
-# without a subset (the Netscape RSS 0.91 one) is harmless and still accepted.
+# Entities can only be declared in a DTD internal subset, "<!DOCTYPE x [ ... ]>": refusing
+# either marker refuses every declaration (internal, external, parameter). A DOCTYPE with no
+# subset (Netscape's RSS 0.91 one) declares nothing and is accepted.
 _ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _DTD_SUBSET = re.compile(rb"<!DOCTYPE[^>\[]*\[", re.IGNORECASE)
-_WIDE = (  # BOMs first (UTF-32 LE before UTF-16 LE, whose BOM it starts with), then bare "<"
-    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
-    (b"<\0\0\0", "utf-32-le"), (b"\0\0\0<", "utf-32-be"), (b"<\0", "utf-16-le"), (b"\0<", "utf-16-be"),
-)
+_WIDE = (  # BOMs first (UTF-32 LE's starts with UTF-16 LE's), then a bare "<" in each width
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (b"<\0\0\0", "utf-32-le"),
+    (b"\0\0\0<", "utf-32-be"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+    (b"<\0", "utf-16-le"), (b"\0<", "utf-16-be"))
 _DECLARED_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?\bencoding\s*=\s*)["'][^"']*["']""")
 _ITEM_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]")
 _ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>")
-_RAW_AMP = re.compile(rb"&(?!#\d+;|#x[0-9a-fA-F]+;|[A-Za-z][\w.-]*;)")
 _SITEMAP_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:urlset|sitemapindex)\s*>")
+_RAW_AMP = re.compile(rb"&(?!#\d+;|#x[0-9a-fA-F]+;|[A-Za-z][\w.-]*;)")
 _TAG = re.compile(r"<[^>]*>")
 _SAFE_XML = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False}
 _FEED_ROOTS = ("rss", "feed", "RDF")  # sitemaps.org accepts RSS and Atom feeds as sitemaps
@@ -99,7 +82,7 @@ class Link:
 
     ``published`` is ISO 8601 in UTC with its offset (``2024-10-10T18:53:52+00:00``): the
     feed's published date (else updated), or the sitemap's news:publication_date (else
-    lastmod). A date-only lastmod becomes midnight UTC. None when the source gives no date.
+    lastmod; a date-only lastmod becomes midnight UTC). None when the source gives no date.
     """
 
     url: str
@@ -116,71 +99,61 @@ class Sitemap:
     children: list[str] = field(default_factory=list)
 
 
-def links_from_feed(
-    data: bytes, base_url: str = "", *, max_links: int = FEED_MAX_ITEMS
-) -> list[Link]:
+def links_from_feed(data: bytes, base_url: str = "", *,
+                    max_links: int = FEED_MAX_ITEMS) -> list[Link]:
     """The entries of an RSS 2.0, RSS 1.0/RDF or Atom feed that have a web URL, in feed order."""
     data = _cap_items(_prepare(data, base_url), max_links)
     parsed = feedparser.parse(
-        io.BytesIO(data),  # never bare bytes: feedparser first tries to open() them as a path
+        io.BytesIO(data),  # never bare bytes: feedparser would first try to open() them as a path
         response_headers={"content-type": "application/xml", "content-location": base_url},
-        sanitize_html=False,  # we keep no markup: only titles, stripped below
-        resolve_relative_uris=False,  # that is for HTML content; links are resolved anyway
-    )
+        sanitize_html=False,  # we keep no markup (titles are stripped below), so skip the work
+        resolve_relative_uris=False)  # that is for links inside HTML content; ours are resolved
     if not parsed.get("version") and not parsed.entries:
-        reason = parsed.get("bozo_exception")
-        because = f" ({reason})" if reason else ""
-        raise FeedError(f"not an RSS or Atom feed{because}: {base_url or 'document'}")
+        reason = f" ({parsed['bozo_exception']})" if parsed.get("bozo_exception") else ""
+        raise FeedError(f"not an RSS or Atom feed{reason}: {base_url or 'document'}")
     links = []
     for entry in parsed.entries[:max_links]:
-        url = _web_url(entry.get("link"), base_url)
-        if url is None:  # no link, a non-permalink guid, a urn: id, javascript:...
-            continue
-        when = entry.get("published_parsed") or entry.get("updated_parsed")
-        links.append(Link(url, _utc_struct(when), _title(entry), base_url))
+        url = _web_url(entry.get("link"), base_url)  # None: no link, a guid or urn: id only...
+        if url:
+            when = entry.get("published_parsed") or entry.get("updated_parsed")
+            links.append(Link(url, _utc_struct(when), _title(entry), base_url))
     return links
 
 
 def links_from_sitemap(data: bytes, base_url: str = "", *, max_links: int = 50_000) -> Sitemap:
     """The page links of a urlset, or the child sitemap URLs of an index (gzip data too)."""
-    data = _prepare(data, base_url)
-    where = base_url or "document"
+    data, where = _prepare(data, base_url), base_url or "document"
     if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):  # a sitemaps.org text sitemap
-        urls = (_web_url(line.decode("utf-8", "replace"), base_url) for line in data.splitlines())
-        links = [Link(url, None, source=base_url) for url in urls if url]
-        if not links:
+        urls = [_web_url(line.decode("utf-8", "replace"), base_url) for line in data.splitlines()]
+        if not any(urls):
             raise FeedError(f"not a sitemap (neither XML nor a list of URLs): {where}")
-        return Sitemap(links[:max_links])
+        return Sitemap([Link(url, None, source=base_url) for url in urls if url][:max_links])
     links: list[Link] = []
     children: list[str] = []
     root = ""
-    # Raw "&" in URLs is the most common fault of hand-made sitemaps: escape it, then let
-    # lxml's recover mode read past the rest (a truncated file keeps its complete entries).
-    events = etree.iterparse(
-        io.BytesIO(_RAW_AMP.sub(b"&amp;", data)), events=("start", "end"), recover=True,
-        **_SAFE_XML,
-    )
+    # A raw "&" in a URL is the commonest fault of hand-made sitemaps: escape it, and let
+    # recover mode read past the rest (a truncated file keeps its complete entries).
+    events = etree.iterparse(io.BytesIO(_RAW_AMP.sub(b"&amp;", data)), events=("start", "end"),
+                             recover=True, **_SAFE_XML)
     try:
         for event, element in events:
             name = _local(element.tag)
             if not root:
                 root = name
                 if name in _FEED_ROOTS:
-                    return Sitemap(links_from_feed(data, base_url, max_links=min(
-                        max_links, FEED_MAX_ITEMS)))
+                    limit = min(max_links, FEED_MAX_ITEMS)
+                    return Sitemap(links_from_feed(data, base_url, max_links=limit))
                 if name not in ("urlset", "sitemapindex"):
                     raise FeedError(f"not a sitemap (the root is <{name}>): {where}")
-            if event != "end" or name not in ("url", "sitemap"):
-                continue
-            loc, date, title = _sitemap_entry(element)
-            element.clear(keep_tail=True)  # keeps memory flat on a 50,000-URL file
-            url = _web_url(loc, base_url)
-            if url and name == "sitemap":
-                children.append(url)
-            elif url:
-                links.append(Link(url, date, title, base_url))
-                if len(links) >= max_links:
-                    return Sitemap(links, children)
+            if event == "end" and name in ("url", "sitemap"):
+                loc, date, title = _sitemap_entry(element)
+                element.clear(keep_tail=True)  # keeps memory flat on a 50,000-URL file
+                if (url := _web_url(loc, base_url)) and name == "sitemap":
+                    children.append(url)
+                elif url:
+                    links.append(Link(url, date, title, base_url))
+                    if len(links) >= max_links:
+                        return Sitemap(links, children)
     except etree.XMLSyntaxError as exc:
         if not root:
             raise FeedError(f"not a sitemap ({exc}): {where}") from exc
@@ -203,103 +176,76 @@ def links_from_robots(text: str) -> list[str]:
     return found
 
 
-def select(
-    links: Iterable[Link],
-    site: Site,
-    *,
-    known: Collection[str] | Callable[[str], bool] = frozenset(),
-    max_age: timedelta | None = None,
-    now: datetime | None = None,
-) -> list[Link]:
+def select(links: Iterable[Link], site: Site, *,
+           known: Collection[str] | Callable[[str], bool] = frozenset(),
+           max_age: timedelta | None = None, now: datetime | None = None) -> list[Link]:
     """The links worth fetching: the site's new article URLs, recent enough, newest first.
 
     Keeps URLs that ``site.is_article_url`` accepts on the site's own hosts (for the generic
     adapter, which has no domains: the host of the feed the link came from). Drops URLs in
-    ``known`` (or for which ``known(url)`` is true: pass a function to compare article keys),
-    and links dated before ``now - max_age`` (undated links are kept). One link per URL, a
-    later copy filling in a missing date or title. Newest first; undated last, in input order.
+    ``known``, or for which ``known(url)`` is true (a function can compare article keys), and
+    links dated before ``now - max_age`` (undated ones are kept). One link per URL, a later
+    copy filling in a missing date or title. Newest first; undated last, in input order.
     """
     is_known = known if callable(known) else known.__contains__
     merged: dict[str, Link] = {}
     for link in links:
-        first = merged.get(link.url)
-        if first is None:
-            merged[link.url] = link
-        elif first.published is None or first.title is None:
-            merged[link.url] = replace(
-                first, published=first.published or link.published, title=first.title or link.title
-            )
+        first = merged.setdefault(link.url, link)
+        if first.published is None or first.title is None:
+            merged[link.url] = replace(first, published=first.published or link.published,
+                                       title=first.title or link.title)
     cutoff = (now or datetime.now(UTC)) - max_age if max_age is not None else None
-    chosen = []
-    for link in merged.values():
-        when = _when(link)
-        if cutoff is not None and when is not None and when < cutoff:
-            continue
-        if _on_site(link, site) and not is_known(link.url):
-            chosen.append(link)
-    return sorted(chosen, key=_newest_first)  # stable: undated links keep their order
+    chosen = [link for link in merged.values()
+              if _on_site(link, site) and not is_known(link.url)
+              and not (cutoff and (when := _when(link)) and when < cutoff)]
+    return sorted(chosen, key=_newest_first)  # a stable sort: undated links keep their order
 
 
-async def fetch_xml(
-    client: httpx.AsyncClient,
-    url: str,
-    *,
-    robots: Robots | None,
-    max_bytes: int = MAX_BYTES,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    attempts: int = 4,
-    user_agent: str | None = None,
-    max_redirects: int = 10,
-) -> bytes:
+async def fetch_xml(client: httpx.AsyncClient, url: str, *, robots: Robots | None,
+                    max_bytes: int = MAX_BYTES,
+                    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                    attempts: int = 4, user_agent: str | None = None,
+                    max_redirects: int = 10) -> bytes:
     """The raw body of a feed or sitemap, fetched with fetch()'s retries, checks and caps."""
-    agent = user_agent or client.headers.get("User-Agent") or DEFAULT_USER_AGENT
-    # Accept-Encoding pinned as in fetch(): _Body inflates exactly these, under the cap
-    headers = {"User-Agent": agent, "Accept-Encoding": ACCEPT_ENCODING}
-    backoff = wait_exponential_jitter(initial=1, max=30)
+    agent = user_agent or client.headers.get("User-Agent") or _fetch.DEFAULT_USER_AGENT
+    # Accept-Encoding pinned as fetch() does: _Body inflates exactly these, under the cap
+    headers = {"User-Agent": agent, "Accept-Encoding": _fetch.ACCEPT_ENCODING}
+    backoff = tenacity.wait_exponential_jitter(initial=1, max=30)
 
-    def wait(state: RetryCallState) -> float:
+    def wait(state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retry) and exc.retry_after is not None:
+        if isinstance(exc, _fetch._Retry) and exc.retry_after is not None:
             return min(exc.retry_after, 120.0)
         return backoff(state)
 
-    def before_sleep(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        log.info("retrying %s: %s", url, exc)
-
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(attempts), wait=wait, sleep=sleep, reraise=True,
-        retry=retry_if_exception_type(_Retry), before_sleep=before_sleep,
-    )
+    retrying = tenacity.AsyncRetrying(
+        stop=tenacity.stop_after_attempt(attempts), wait=wait, sleep=sleep, reraise=True,
+        retry=tenacity.retry_if_exception_type(_fetch._Retry),
+        before_sleep=lambda state: log.info("retrying %s: %s", url, state.outcome and
+                                            state.outcome.exception()))
     try:
         async for attempt in retrying:
             with attempt:
                 return await _get(client, url, headers, robots, agent, max_bytes, max_redirects)
-    except _Retry as last:  # retries exhausted: the caller sees our error, not tenacity's
+    except _fetch._Retry as last:  # retries exhausted: the caller sees our error, not tenacity's
         last.error.args = (f"{last.error} (after {attempts} attempts)",)
         last.error.attempts = attempts
         raise last.error from last.error.__cause__
     raise AssertionError("unreachable: tenacity either returned or raised")
 
 
-async def discover(
-    client: httpx.AsyncClient,
-    site: Site,
-    *,
-    robots: Robots | None,
-    max_sitemaps: int = 50,
-    max_links: int = 20_000,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> list[Link]:
+async def discover(client: httpx.AsyncClient, site: Site, *, robots: Robots | None,
+                   max_sitemaps: int = 50, max_links: int = 20_000,
+                   sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> list[Link]:
     """The site's article links from its feeds and sitemaps now: de-duplicated, newest first.
 
     Feeds first (the freshest), then sitemaps breadth-first, an index's children newest-named
-    first, at most ``max_sitemaps`` documents, none twice (an index listing itself ends). With
-    no sitemaps declared, those of robots.txt's ``Sitemap:`` lines. A failing feed or sitemap
-    is skipped with a warning; FeedError only when every one of them failed.
+    first and only on its own host or the site's, at most ``max_sitemaps`` documents, none
+    twice (an index listing itself ends). With no sitemaps declared, robots.txt's ``Sitemap:``
+    lines. A failing feed or sitemap is skipped with a warning; FeedError if all of them fail.
     """
     found: list[Link] = []
-    errors: list[ScraperError] = []
+    errors: list[str] = []
     tried = 0
 
     async def read(url: str) -> bytes:
@@ -311,11 +257,12 @@ async def discover(
         if len(found) >= max_links:
             break
         try:
-            budget = min(FEED_MAX_ITEMS, max_links - len(found))
-            found += _kept(links_from_feed(await read(url), url, max_links=budget), site)
+            limit = min(FEED_MAX_ITEMS, max_links - len(found))
+            found += [link for link in links_from_feed(await read(url), url, max_links=limit)
+                      if _on_site(link, site)]
         except ScraperError as exc:
             log.warning("%s: skipping feed %s: %s", site.name, url, exc)
-            errors.append(exc)
+            errors.append(str(exc))
     queue = deque(site.sitemaps or await _robots_sitemaps(client, site, robots))
     seen: set[str] = set()
     while queue and len(seen) < max_sitemaps and len(found) < max_links:
@@ -324,73 +271,66 @@ async def discover(
             continue
         seen.add(url)
         try:
-            sitemap = links_from_sitemap(
-                await read(url), url, max_links=max_links - len(found))
+            sitemap = links_from_sitemap(await read(url), url, max_links=max_links - len(found))
         except ScraperError as exc:
             log.warning("%s: skipping sitemap %s: %s", site.name, url, exc)
-            errors.append(exc)
+            errors.append(str(exc))
             continue
-        found += _kept(sitemap.links, site)
-        queue.extend(sorted(sitemap.children, key=_natural, reverse=True))
+        found += [link for link in sitemap.links if _on_site(link, site)]
+        # an index may not send us to other hosts (an intranet address, say)
+        near = [c for c in sitemap.children if _host(c) == _host(url) or site.matches(c)]
+        queue.extend(sorted(near, key=_natural, reverse=True))
     if tried and len(errors) == tried:
         raise FeedError(f"all {tried} feeds and sitemaps of {site.name} failed; first: {errors[0]}")
     return select(found, site)[:max_links]
 
 
-async def _get(
-    client: httpx.AsyncClient,
-    url: str,
-    headers: dict[str, str],
-    robots: Robots | None,
-    agent: str,
-    max_bytes: int,
-    max_redirects: int,
-) -> bytes:
+async def _get(client: httpx.AsyncClient, url: str, headers: dict[str, str],
+               robots: Robots | None, agent: str, max_bytes: int, max_redirects: int) -> bytes:
     """One attempt: request ``url`` and each redirect hop, checking every one."""
     current, hops = url, 0
     while True:
-        if not _is_web_url(current):
+        if not _fetch._is_web_url(current):
             raise BadURL(f"not an http(s) URL with a host: {current}", url=current)
         if robots is not None and not await robots.allowed(client, current, agent):
             raise Blocked(f"robots.txt disallows {current}", url=current)
         try:
             async with client.stream("GET", current, headers=headers) as response:
                 status, h = response.status_code, response.headers
-                if status in REDIRECT_CODES and h.get("Location"):
-                    hops += 1
-                    if hops > max_redirects:
+                if status in _fetch.REDIRECT_CODES and h.get("Location"):
+                    if (hops := hops + 1) > max_redirects:
                         msg = f"more than {max_redirects} redirects (loop?) from {url}"
                         raise FetchError(msg, url=url, status=status)
-                    current = _join(response.url, h["Location"], current)
+                    current = _fetch._join(response.url, h["Location"], current)
                     continue
+                error = HTTPStatus(f"HTTP {status} from {current}", url=current, status=status)
                 if status == 429 or status >= 500:
-                    error = HTTPStatus(f"HTTP {status} from {current}", url=current, status=status)
-                    raise _Retry(error, _retry_after(h.get("Retry-After")))
+                    raise _fetch._Retry(error, _fetch._retry_after(h.get("Retry-After")))
                 if not 200 <= status < 300:
-                    raise HTTPStatus(f"HTTP {status} from {current}", url=current, status=status)
+                    raise error
                 mime = h.get("Content-Type", "").split(";")[0].strip().lower()
-                if mime.startswith(_NOT_FEEDS):  # before downloading a video
+                if mime.startswith(_NOT_FEEDS):  # refused before downloading a video
                     raise FeedError(f"content type {mime} is not a feed or sitemap: {current}")
-                body = _Body(current, h.get("Content-Encoding", ""), max_bytes)
+                body = _fetch._Body(current, h.get("Content-Encoding", ""), max_bytes)
                 async for chunk in response.aiter_raw():
                     body.feed(chunk)
                 return body.finish()
         except httpx.TransportError as exc:
             reason = str(exc) or type(exc).__name__
-            raise _Retry(Network(f"{reason} fetching {current}", url=current)) from exc
+            raise _fetch._Retry(Network(f"{reason} fetching {current}", url=current)) from exc
         except Network as exc:  # a corrupt or truncated body: retried like a reset
-            raise _Retry(exc) from exc
+            raise _fetch._Retry(exc) from exc
 
 
-async def _robots_sitemaps(client: httpx.AsyncClient, site: Site, robots: Robots | None) -> list[str]:
-    """The ``Sitemap:`` URLs in robots.txt of the site's hosts (its feeds' and its domains')."""
+async def _robots_sitemaps(client: httpx.AsyncClient, site: Site,
+                           robots: Robots | None) -> list[str]:
+    """The ``Sitemap:`` URLs in robots.txt on the site's hosts (its feeds' and its domains')."""
     if robots is None:
         return []
-    agent = site.user_agent or client.headers.get("User-Agent") or DEFAULT_USER_AGENT
+    agent = site.user_agent or client.headers.get("User-Agent") or _fetch.DEFAULT_USER_AGENT
     homes = [f"{p.scheme}://{p.netloc}/" for p in map(urlsplit, site.feeds)]
-    homes += [f"https://{domain}/" for domain in site.domains]
     found: list[str] = []
-    for home in dict.fromkeys(homes):
+    for home in dict.fromkeys(homes + [f"https://{domain}/" for domain in site.domains]):
         await robots.load(client, home, agent)
         found += [url for url in robots.sitemaps(home) if url not in found]
     return found
@@ -402,38 +342,25 @@ def _prepare(data: bytes, where: str) -> bytes:
     if len(data) > MAX_BYTES:
         raise FeedError(f"larger than the {MAX_BYTES}-byte cap: {where}")
     if data[:2] == b"\x1f\x8b":
-        data = _gunzip(data, where)
-    data = _ascii_compatible(data, where)
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:  # at most one byte past the cap: a bomb stops there, not in swap
+            data = inflater.decompress(data, MAX_BYTES + 1)
+        except zlib.error as exc:
+            raise FeedError(f"corrupt gzip data ({exc}): {where}") from exc
+        if len(data) > MAX_BYTES:
+            raise FeedError(f"over {MAX_BYTES} bytes once decompressed (gzip bomb?): {where}")
+        if not inflater.eof:
+            raise FeedError(f"truncated gzip data: {where}")
+    if codec := next((name for mark, name in _WIDE if data.startswith(mark)), None):
+        # UTF-16/32 as UTF-8, so that the byte-level checks below see the markup
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError as exc:
+            raise FeedError(f"invalid {codec} ({exc.reason}): {where}") from exc
+        data = _DECLARED_ENCODING.sub(r'\1"utf-8"', text, count=1).encode("utf-8")
     if _ENTITY.search(data) or _DTD_SUBSET.search(data):
         raise FeedError(f"entity declarations are refused, never expanded: {where}")
     return data
-
-
-def _gunzip(data: bytes, where: str) -> bytes:
-    """Inflate gzip data to at most MAX_BYTES: a bomb stops at the cap, not in swap."""
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(data, MAX_BYTES + 1)
-    except zlib.error as exc:
-        raise FeedError(f"corrupt gzip data ({exc}): {where}") from exc
-    if len(out) > MAX_BYTES:
-        raise FeedError(f"more than {MAX_BYTES} bytes once decompressed (gzip bomb?): {where}")
-    if not inflater.eof:
-        raise FeedError(f"truncated gzip data: {where}")
-    return out
-
-
-def _ascii_compatible(data: bytes, where: str) -> bytes:
-    """UTF-16/32 documents re-encoded as UTF-8, so the byte-level checks can see their markup."""
-    codec = next((name for mark, name in _WIDE if data.startswith(mark)), None)
-    if codec is None:
-        return data
-    try:
-        text = data.decode(codec)
-    except UnicodeDecodeError as exc:
-        raise FeedError(f"invalid {codec} ({exc.reason}): {where}") from exc
-    # the declaration must now agree with the bytes, or the parsers would decode them as UTF-16
-    return _DECLARED_ENCODING.sub(r'\1"utf-8"', text, count=1).encode("utf-8")
 
 
 def _cap_items(data: bytes, limit: int) -> bytes:
@@ -441,18 +368,14 @@ def _cap_items(data: bytes, limit: int) -> bytes:
     cut = next(itertools.islice(_ITEM_START.finditer(data), limit, None), None)
     if cut is None:
         return data
-    last_end = None
-    for last_end in _ITEM_END.finditer(data, cut.start()):
-        pass
-    return data[: cut.start()] + (data[last_end.end():] if last_end else b"")
+    last_end = deque(_ITEM_END.finditer(data, cut.start()), maxlen=1)  # the final </item>
+    return data[: cut.start()] + (data[last_end[0].end():] if last_end else b"")
 
 
 def _sitemap_entry(element: Any) -> tuple[str | None, str | None, str | None]:
-    """``<loc>``, the best date and news:title of one ``<url>`` or ``<sitemap>`` element."""
+    """``<loc>``, the best date and the news:title of one ``<url>`` or ``<sitemap>``."""
     loc = lastmod = published = title = None
     for child in element.iter():
-        if child is element or not isinstance(child.tag, str):  # comments, processing instr.
-            continue
         name, parent = _local(child.tag), child.getparent()
         if parent is element and name == "loc":  # not image:loc, which sits deeper
             loc = (child.text or "").strip()
@@ -467,10 +390,8 @@ def _sitemap_entry(element: Any) -> tuple[str | None, str | None, str | None]:
 
 def _web_url(url: str | None, base: str) -> str | None:
     """``url`` made absolute against ``base``, without fragment; None unless http(s) with a host."""
-    if not url or not url.strip():
-        return None
     try:
-        absolute = urldefrag(urljoin(base, url.strip())).url
+        absolute = urldefrag(urljoin(base, url.strip())).url if url and url.strip() else ""
         parts = urlsplit(absolute)
         return absolute if parts.scheme in ("http", "https") and parts.hostname else None
     except ValueError:  # e.g. a malformed IPv6 host
@@ -478,23 +399,22 @@ def _web_url(url: str | None, base: str) -> str | None:
 
 
 def _utc_struct(when: Any) -> str | None:
-    """feedparser's ``*_parsed`` (a struct_time already converted to UTC) as ISO 8601."""
-    try:
-        return datetime(*when[:5], min(when[5], 59), tzinfo=UTC).isoformat() if when else None
-    except (TypeError, ValueError):
+    """feedparser's ``*_parsed`` (a struct_time, already in UTC) as ISO 8601."""
+    try:  # timegm, not datetime(*when[:6]): it takes the leap second 60 in its stride
+        return datetime.fromtimestamp(calendar.timegm(when), UTC).isoformat() if when else None
+    except (OverflowError, OSError, ValueError):  # a year feedparser parsed but we cannot hold
         return None
 
 
 def _utc_text(text: str | None) -> str | None:
     """A sitemap date (W3C Datetime; RFC 822 tolerated) as ISO 8601 UTC, or None."""
-    if not text or not text.strip():
-        return None
+    text = (text or "").strip()
     try:
-        when = datetime.fromisoformat(text.strip())
+        when = datetime.fromisoformat(text)
     except ValueError:
         try:
-            when = parsedate_to_datetime(text.strip())
-        except (TypeError, ValueError):
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
             return None
     if when.tzinfo is None:  # a bare date, or a time W3C Datetime says must carry an offset
         when = when.replace(tzinfo=UTC)
@@ -514,12 +434,8 @@ def _local(tag: Any) -> str:
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
-def _kept(links: list[Link], site: Site) -> list[Link]:
-    return [link for link in links if _on_site(link, site)]
-
-
 def _on_site(link: Link, site: Site) -> bool:
-    """An article URL of ``site``: its domains, or for the generic adapter the feed's host."""
+    """An article URL of ``site``: on its domains, or for the generic adapter the feed's host."""
     if not site.is_article_url(link.url):
         return False
     if site.domains:
@@ -529,8 +445,7 @@ def _on_site(link: Link, site: Site) -> bool:
 
 
 def _host(url: str) -> str:
-    host = (urlsplit(url).hostname or "").rstrip(".")
-    return host.removeprefix("www.")
+    return (urlsplit(url).hostname or "").rstrip(".").removeprefix("www.")
 
 
 def _when(link: Link) -> datetime | None:
