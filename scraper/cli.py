@@ -145,6 +145,153 @@ def _version(store: Any, article: dict[str, Any], number: int | None) -> dict[st
     return row
 
 
+config_option = click.option(
+    "--config", "config_path", envvar="SCRAPER_CONFIG",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Crawl configuration (TOML; env SCRAPER_CONFIG; default ./scraper.toml if present).",
+)
+
+
+def _crawl_sites(names: tuple[str, ...], configured: tuple[str, ...]) -> list[Any]:
+    from .sites import all_sites, site_named
+
+    chosen = names or configured
+    if chosen:
+        return [site_named(n) for n in dict.fromkeys(chosen)]
+    return [s for s in all_sites() if s.name != "generic"]
+
+
+@cli.command()
+@click.argument("site_names", nargs=-1, metavar="[SITE]...")
+@db_option
+@json_option
+@config_option
+@click.option("--max-time", type=click.FloatRange(min=1, max=7 * 86400), metavar="SECONDS",
+              help="Stop taking new work after this long; in-flight work finishes.")
+@click.option("-v", "--verbose", is_flag=True, help="Log each URL and its outcome.")
+@click.option("--fail-if-locked", is_flag=True, help="Exit 1 instead of 0 when another crawl "
+              "holds the archive.")
+def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Path | None,
+          max_time: float | None, verbose: bool, fail_if_locked: bool) -> None:
+    """Discover new articles and re-check due ones, for cron.
+
+    Crawls every site adapter (or the SITEs named, or those in the config file). New
+    articles come from the sites' feeds and sitemaps; known ones are re-checked on a
+    schedule that slows down as an article stops changing. A crawl started while another
+    runs on the same archive exits at once, touching nothing.
+
+    Prints a progress bar on a terminal; otherwise only errors and a one-line summary.
+    """
+    from .config import load_config
+    from .crawl import Locked, crawl_lock, make_pool, run_crawl
+    from .store import Archive
+
+    config = load_config(config_path)
+    sites = _crawl_sites(site_names, config.sites)
+    for name in config.overrides:
+        from .sites import site_named
+
+        site_named(name)  # a typo in [sites.NAME] is an error, not a silent no-op
+    try:
+        with crawl_lock(db), Archive(db) as archive:
+            crawl_id = archive.start_crawl([s.name for s in sites])
+            status = "failed"  # unless the run returns
+            try:
+                report = asyncio.run(_run_crawl(archive, config, sites, crawl_id, max_time,
+                                                verbose, make_pool, run_crawl))
+                status = report.status
+            finally:
+                archive.finish_crawl(crawl_id, dict(report.counts) if status != "failed"
+                                     else {}, status)
+    except Locked as err:
+        click.echo(f"scraper: {err}; exiting", err=True)
+        raise click.exceptions.Exit(1 if fail_if_locked else 0) from None
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo(report.summary())
+    if report.counts["error"]:
+        raise click.exceptions.Exit(1)
+
+
+async def _run_crawl(archive: Any, config: Any, sites: list[Any], crawl_id: int,
+                     max_time: float | None, verbose: bool, make_pool: Any,
+                     run_crawl: Any) -> Any:
+    """Run the crawl with a progress bar on a terminal, or error lines otherwise."""
+    bar: Any = None
+    show_bar = sys.stdout.isatty() and not verbose
+
+    def on_total(n: int) -> None:
+        nonlocal bar
+        if show_bar and n:
+            bar = click.progressbar(length=n, label="crawling", file=sys.stdout)
+            bar.__enter__()
+
+    def on_result(outcome: Any) -> None:
+        if verbose:
+            click.echo(f"{outcome.url}  {outcome.describe()}")
+        elif not outcome.ok and outcome.outcome != "gone":
+            click.echo(f"{outcome.url}  {outcome.describe()}", err=True)
+        if bar is not None:
+            bar.update(1)
+
+    with make_pool() as pool:
+        try:
+            return await run_crawl(archive, config, sites, crawl_id=crawl_id, max_time=max_time,
+                                   pool=pool, on_total=on_total, on_result=on_result)
+        finally:
+            if bar is not None:
+                bar.__exit__(None, None, None)
+
+
+@cli.command()
+@click.argument("site_name", metavar="SITE")
+@db_option
+@json_option
+@config_option
+@click.option("--all", "show_all", is_flag=True, help="Also list articles already archived.")
+def discover(site_name: str, db: Path, as_json: bool, config_path: Path | None,
+             show_all: bool) -> None:
+    """Print the candidate article URLs of SITE from its feeds and sitemaps, newest first.
+
+    Writes nothing. Articles already in the archive are left out unless --all is given.
+    """
+    from datetime import datetime, timezone
+
+    from .config import load_config
+    from .discover import discover as find_links, select
+    from .fetch import DEFAULT_USER_AGENT, make_client
+    from .identity import article_key
+    from .robots import Robots
+    from .sites import site_named
+
+    config = load_config(config_path)
+    site = site_named(site_name)
+    settings = config.for_site(site.name)
+
+    async def run() -> list[Any]:
+        ua = settings.user_agent or site.user_agent or DEFAULT_USER_AGENT
+        async with make_client(user_agent=ua) as client:
+            return await find_links(client, site, robots=Robots())
+
+    links = asyncio.run(run())
+    known: set[str] = set()
+    if db.exists() and not show_all:
+        store = _open(db)
+        keys = {link.url: article_key(site, link.url, None) for link in links}
+        known = store.known(list(keys.values()), list(keys))
+        store.close()
+        links = [l for l in links if l.url not in known and keys[l.url] not in known]
+    links = select(links, site, known=set(), max_age=None if show_all else settings.max_age,
+                   now=datetime.now(timezone.utc))
+    if as_json:
+        emit_json([{"url": l.url, "published": l.published, "title": l.title,
+                    "source": l.source} for l in links])
+        return
+    for link in links:
+        click.echo(f"{link.published or '-':25}  {link.url}")
+
+
 @cli.command()
 @click.argument("url")
 @db_option

@@ -1,0 +1,252 @@
+"""A scheduled crawl: discover new articles, re-check due ones, politely and in parallel.
+
+One run, as cron starts it::
+
+    lock → discover (feeds, sitemaps) → queue new + due articles per host
+         → per-host workers: polite fetch → extraction in a process pool → store → next check
+
+Per host: ``concurrency`` requests in flight and at least ``delay`` seconds (or robots.txt's
+Crawl-delay, whichever is longer) between request starts; hosts proceed in parallel. A host
+answering 403/429 several times in a row is left alone for the rest of the run. All database
+writes happen in this process's event loop thread, one short transaction at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from .config import Config, SiteSettings
+from .discover import discover, select
+from .extract import extract
+from .fetch import DEFAULT_USER_AGENT, make_client
+from .identity import article_key
+from .models import Article
+from .pipeline import Outcome, archive_url
+from .robots import Robots
+from .sites import Site
+from .store import Archive
+
+log = logging.getLogger("scraper.crawl")
+
+# consecutive 403/429 answers after which a host is left alone for the rest of the run
+REFUSAL_STREAK = 3
+
+
+@dataclass(frozen=True)
+class Job:
+    """One URL to fetch: a newly discovered article, or a known one due for a re-check."""
+
+    site: Site
+    url: str
+    known: dict[str, Any] | None = None
+
+
+@dataclass
+class CrawlReport:
+    """What a run did: counts by outcome, and how it ended."""
+
+    crawl_id: int
+    status: str = "finished"  # finished | timed_out
+    counts: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """The one-line summary cron mails."""
+        c = self.counts
+        parts = [f"{c['discovered']} discovered", f"{c['checked']} checked"]
+        parts += [f"{c[k]} {k.replace('_', ' ')}" for k in (
+            "new_version", "unchanged", "not_modified", "gone", "blocked", "no_article", "error",
+            "skipped") if c[k]]
+        ended = "" if self.status == "finished" else f" ({self.status.replace('_', ' ')})"
+        return f"crawl {self.crawl_id}: " + ", ".join(parts) + f" in {self.seconds:.1f} s{ended}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"crawl_id": self.crawl_id, "status": self.status, "seconds": self.seconds,
+                **{k: self.counts[k] for k in sorted(self.counts)}}
+
+
+class Locked(Exception):
+    """Another crawl holds the lock on this archive."""
+
+
+@contextmanager
+def crawl_lock(db: Path) -> Iterator[None]:
+    """Hold ``<db>.lock`` for the run; raises Locked at once when another crawl holds it.
+
+    flock is released by the kernel when the process dies, even by SIGKILL, so a crashed
+    crawl never leaves a stale lock behind.
+    """
+    fd = os.open(f"{db}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Locked(f"another crawl is running on {db}") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+class HostGate:
+    """Politeness for one host: at most ``concurrency`` in flight, ``delay`` between starts."""
+
+    def __init__(self, settings: SiteSettings) -> None:
+        self.delay = settings.delay
+        self.slots = asyncio.Semaphore(settings.concurrency)
+        self._turn = asyncio.Lock()
+        self._next_start = 0.0
+        self.refusals = 0
+        self.closed = False
+
+    async def enter(self, sleep: Callable[[float], Any]) -> None:
+        await self.slots.acquire()
+        async with self._turn:
+            wait = self._next_start - time.monotonic()
+            if wait > 0:
+                await sleep(wait)
+            self._next_start = time.monotonic() + self.delay
+
+    def leave(self) -> None:
+        self.slots.release()
+
+    def count(self, outcome: Outcome) -> None:
+        """Track a streak of refusals; close the gate when it gets too long."""
+        if outcome.status in (403, 429):
+            self.refusals += 1
+            if self.refusals >= REFUSAL_STREAK and not self.closed:
+                self.closed = True
+                log.warning("%s refused %d requests in a row: leaving it alone for this run",
+                            urlsplit(outcome.url).hostname, self.refusals)
+        else:
+            self.refusals = 0
+
+
+def _extract_job(html: str, url: str, site: Site) -> Article:
+    """Runs in a worker process: extraction is CPU-bound and must stay off the event loop."""
+    return extract(html, url=url, site=site)
+
+
+def make_pool() -> ProcessPoolExecutor:
+    """One extraction process per core."""
+    return ProcessPoolExecutor(max_workers=os.cpu_count() or 1)
+
+
+async def run_crawl(
+    archive: Archive,
+    config: Config,
+    sites: list[Site],
+    *,
+    crawl_id: int,
+    max_time: float | None = None,
+    pool: Executor | None = None,
+    on_total: Callable[[int], None] = lambda n: None,
+    on_result: Callable[[Outcome], None] = lambda o: None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    sleep: Callable[[float], Any] = asyncio.sleep,
+) -> CrawlReport:
+    """Discover, then fetch new and due articles until done or ``max_time`` runs out."""
+    clock = time.monotonic()
+    deadline = clock + max_time if max_time else None
+    report = CrawlReport(crawl_id)
+    loop = asyncio.get_running_loop()
+
+    async def extractor(html: str, url: str, site: Site) -> Article:
+        if pool is None:
+            return extract(html, url=url, site=site)
+        return await loop.run_in_executor(pool, _extract_job, html, url, site)
+
+    robots = Robots()
+    ua = config.defaults.user_agent or DEFAULT_USER_AGENT
+    async with make_client(user_agent=ua, transport=transport) as client:
+        jobs = await _plan(client, archive, config, sites, robots, report, sleep)
+        on_total(len(jobs))
+        queues: dict[str, asyncio.Queue[Job]] = {}
+        gates: dict[str, HostGate] = {}
+        workers: dict[str, int] = {}
+        for job in jobs:
+            host = (urlsplit(job.url).hostname or "").lower()
+            if host not in queues:
+                settings = config.for_site(job.site.name)
+                queues[host], gates[host] = asyncio.Queue(), HostGate(settings)
+                workers[host] = settings.concurrency
+            queues[host].put_nowait(job)
+
+        async def worker(host: str) -> None:
+            queue, gate = queues[host], gates[host]
+            while not queue.empty():
+                if gate.closed or (deadline and time.monotonic() >= deadline):
+                    if deadline and time.monotonic() >= deadline:
+                        report.status = "timed_out"
+                    report.counts["skipped"] += queue.qsize()
+                    while not queue.empty():
+                        queue.get_nowait()
+                    return
+                job = queue.get_nowait()
+                settings = config.for_site(job.site.name)
+                agent = settings.user_agent or job.site.user_agent or ua
+                await _apply_crawl_delay(client, robots, gate, job.url, agent, settings)
+                await gate.enter(sleep)
+                try:
+                    outcome = await archive_url(
+                        client, archive, job.url, robots=robots, site=job.site, known=job.known,
+                        extractor=extractor, schedule=settings.schedule, user_agent=agent,
+                        sleep=sleep)
+                finally:
+                    gate.leave()
+                gate.count(outcome)
+                report.counts["checked"] += 1
+                report.counts[outcome.outcome] += 1
+                on_result(outcome)
+
+        await asyncio.gather(*(worker(host) for host, n in workers.items() for _ in range(n)))
+    report.seconds = time.monotonic() - clock
+    return report
+
+
+async def _apply_crawl_delay(client: httpx.AsyncClient, robots: Robots, gate: HostGate,
+                             url: str, agent: str, settings: SiteSettings) -> None:
+    """Stretch the host's delay to robots.txt's Crawl-delay when that is longer."""
+    await robots.load(client, url, agent)
+    wanted = robots.crawl_delay(url, agent)
+    if wanted and wanted > gate.delay:
+        gate.delay = max(settings.delay, wanted)
+
+
+async def _plan(client: httpx.AsyncClient, archive: Archive, config: Config, sites: list[Site],
+                robots: Robots, report: CrawlReport, sleep: Callable[[float], Any]) -> list[Job]:
+    """New articles from discovery (newest first), then due re-checks (most overdue first)."""
+    now = datetime.now(timezone.utc)
+    found = await asyncio.gather(*(discover(client, site, robots=robots, sleep=sleep)
+                                   for site in sites), return_exceptions=True)
+    jobs: list[Job] = []
+    for site, links in zip(sites, found):
+        if isinstance(links, BaseException):
+            log.warning("discovery failed for %s: %s", site.name, links)
+            continue
+        keys = {link.url: article_key(site, link.url, None) for link in links}
+        known = archive.known(list(keys.values()), list(keys))
+        fresh = select(links, site,
+                       known=lambda url: url in known or keys.get(url) in known,
+                       max_age=config.for_site(site.name).max_age, now=now)
+        report.counts["discovered"] += len(fresh)
+        jobs += [Job(site, link.url) for link in fresh]
+    due = archive.due([s.name for s in sites], now.isoformat(timespec="seconds"),
+                      config.max_checks)
+    by_name = {s.name: s for s in sites}
+    jobs += [Job(by_name[row["site"]], row["canonical_url"] or row["url"], row) for row in due]
+    return jobs
