@@ -7,7 +7,9 @@ function would also leave the view unreadable to any client that lacks it (sqlit
 plain ``sqlite-utils`` connection). So they are computed once, in Python, with
 ``scraper.diff``, and stored in the ``change_stats`` table that the view joins: plain
 ``datasette archive.db``, ``scraper serve`` and the sqlite3 shell all read the same rows.
-Versions never change once stored, so neither do their counts.
+Versions never change once stored, so neither do their counts. A version without counts
+(stored before this table existed) shows NULL words until ``fill_change_stats`` counts it;
+``scraper serve`` does so before serving.
 
 Nothing here opens or commits a transaction: the caller runs these inside its own.
 """
@@ -91,7 +93,7 @@ LEFT JOIN change_stats s ON s.version_id = v.id""",
 
 
 def ensure_views(db: sqlite_utils.Database) -> None:
-    """Create or update the change_stats table and the views, and fill in missing counts."""
+    """Create the change_stats table and create or update the views; counts nothing (fast)."""
     db.execute(CHANGE_STATS_SQL)
     for name, sql in VIEWS.items():
         row = db.execute("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = ?",
@@ -101,20 +103,26 @@ def ensure_views(db: sqlite_utils.Database) -> None:
             continue
         db.execute(f"DROP VIEW IF EXISTS [{name}]")
         db.execute(sql)
-    fill_change_stats(db)
 
 
-def fill_change_stats(db: sqlite_utils.Database, article_id: int | None = None) -> int:
-    """Count the words added and removed by each version (of one article) that lacks counts.
+def pending_change_stats(db: sqlite_utils.Database) -> int:
+    """How many versions after the first have no word counts yet."""
+    return int(db.execute("SELECT count(*) FROM (" + _PENDING + ")").fetchone()[0])
 
-    Returns how many versions it counted. Call it after storing a new version.
+
+def fill_change_stats(db: sqlite_utils.Database, article_id: int | None = None,
+                      limit: int | None = None) -> int:
+    """Count the words added and removed by versions (of one article) that lack counts.
+
+    Returns how many versions it counted: at most ``limit``, so that a backfill can commit
+    in batches. Call it with the article's id after storing a new version.
     """
-    where = " AND v.article_id = ?" if article_id is not None else ""
-    todo = db.execute(
-        "SELECT v.id, p.id FROM versions v"
-        " JOIN versions p ON p.article_id = v.article_id AND p.version = v.version - 1"
-        " WHERE NOT EXISTS (SELECT 1 FROM change_stats s WHERE s.version_id = v.id)" + where,
-        [article_id] if article_id is not None else []).fetchall()
+    sql, params = _PENDING, []
+    if article_id is not None:
+        sql, params = sql + " AND v.article_id = ?", [article_id]
+    if limit is not None:
+        sql, params = sql + " LIMIT ?", [*params, limit]
+    todo = db.execute(sql, params).fetchall()
     for version_id, previous_id in todo:
         # One pair of texts at a time: a backfill of a large archive stays small in memory.
         old = db.execute("SELECT text FROM versions WHERE id = ?", [previous_id]).fetchone()[0]
@@ -123,6 +131,12 @@ def fill_change_stats(db: sqlite_utils.Database, article_id: int | None = None) 
         db.execute("INSERT INTO change_stats (version_id, words_added, words_removed)"
                    " VALUES (?, ?, ?)", [version_id, added, removed])
     return len(todo)
+
+
+# Versions after the first without counts, with their predecessor: (id, previous id).
+_PENDING = ("SELECT v.id, p.id FROM versions v"
+            " JOIN versions p ON p.article_id = v.article_id AND p.version = v.version - 1"
+            " WHERE NOT EXISTS (SELECT 1 FROM change_stats s WHERE s.version_id = v.id)")
 
 
 def _squash(sql: str) -> str:

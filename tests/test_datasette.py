@@ -28,6 +28,7 @@ from scraper.datasette_plugin import QUERIES
 from scraper.models import Article, Page
 from scraper.serve import build_datasette, prepare_archive
 from scraper.store import Archive
+from scraper.views import ensure_views, fill_change_stats, pending_change_stats
 
 EDITED = "https://example.com/politics/budget-passed-a1"
 GONE = "https://example.com/politics/old-story-a2"
@@ -284,3 +285,23 @@ def test_serve_refuses_what_is_not_an_archive_in_one_line(tmp_path: Path, name: 
     assert result.exit_code in (1, 2) and result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and name in result.stderr
     assert (path.read_bytes() if path.exists() else None) == before  # nothing created or migrated
+
+
+def test_ensure_views_twice_leaves_the_schema_alone(built: Built) -> None:
+    with Archive(built.path) as archive:
+        before = archive.db.execute("PRAGMA schema_version").fetchone()[0]
+        ensure_views(archive.db)
+        assert archive.db.execute("PRAGMA schema_version").fetchone()[0] == before
+
+
+def test_new_version_gets_word_counts_from_fill_change_stats(tmp_path: Path) -> None:
+    with Archive(tmp_path / "archive.db") as archive:
+        ensure_views(archive.db)
+        article_id = save(archive, EDITED, V1, ago(days=1), title="Budget passed")
+        save(archive, EDITED, V2, ago(hours=1), title="Budget passed")
+        counts = "SELECT words_added, words_removed FROM changes"
+        assert archive.db.execute(counts).fetchall() == [(None, None)]  # not counted yet
+        assert pending_change_stats(archive.db) == 1
+        assert fill_change_stats(archive.db, article_id) == 1
+        assert archive.db.execute(counts).fetchall() == [(2, 2)]
+        assert fill_change_stats(archive.db) == 0
