@@ -394,6 +394,9 @@ async def diff_page(datasette: Datasette, request: Request) -> Response:
         v["selected"] = v["version"] in (old_n, new_n)
     context: dict[str, Any] = {
         "database": db.name, "article": dict(article), "timeline": timeline,
+        # only a web URL becomes a link: never a javascript: one, whatever the database holds
+        "article_link": article["url"] if article["url"].startswith(("http://", "https://"))
+        else None,
         "old": old, "new": new, "full": full, "db_arg": db_arg,
         "form_action": datasette.urls.path(base),
         "toggle_href": _url(datasette, base, {**({"from": old_n} if old_n else {}), "to": new_n,

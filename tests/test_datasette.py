@@ -176,10 +176,24 @@ def test_diff_page_marks_inserted_and_deleted_words(ds: Datasette, built: Built)
         assert f'href="/-/diff/{built.edited}?' in html and f">v{v}</a>" in html
 
 
-def test_diff_page_lists_metadata_changes_and_escapes_them(ds: Datasette, built: Built) -> None:
+def test_diff_page_lists_metadata_changes(ds: Datasette, built: Built) -> None:
     html = get(ds, f"/-/diff/{built.edited}?from=2&to=3").text
-    assert "<dt>authors</dt>" in html and "<ins>Ann Lee, Bo Chen</ins>" in html
-    assert "<script>" not in html.split("</head>")[1].split("<footer")[0]
+    assert "<dt>authors</dt>" in html and "<del>Ann Lee</del> → <ins>Ann Lee, Bo Chen</ins>" in html
+
+
+def test_diff_page_escapes_what_the_archive_holds(tmp_path: Path) -> None:
+    path = tmp_path / "archive.db"
+    evil = '<img src=x onerror="alert(1)">'
+    with Archive(path) as archive:
+        article_id = save(archive, EDITED, "Calm text.", ago(days=1), title="<script>x</script>")
+        save(archive, EDITED, f"Calm text. {evil}", ago(hours=1), title="<b>bold</b>",
+             authors=("<i>Eve</i>",))
+    prepare_archive(path)
+    html = get(build_datasette(path), f"/-/diff/{article_id}").text
+    content = html.split('<section class="content">')[1].split("</section>")[0]
+    assert "<script>" not in content and "<img" not in content and "<b>" not in content
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in content
+    assert "&lt;i&gt;Eve&lt;/i&gt;" in content
 
 
 def test_diff_page_defaults_to_the_latest_change_and_refuses_bad_versions(
