@@ -45,6 +45,9 @@ log = logging.getLogger("scraper.crawl")
 
 # consecutive 403/429 answers after which a host is left alone for the rest of the run
 REFUSAL_STREAK = 3
+# sitemaps read per site and run: an index's newest few children hold what is new; a
+# backfill of older months is a job for `scraper discover`, not for every cron run
+ROUTINE_SITEMAPS = 3
 
 
 @dataclass(frozen=True)
@@ -231,7 +234,8 @@ async def _plan(client: httpx.AsyncClient, archive: Archive, config: Config, sit
                 robots: Robots, report: CrawlReport, sleep: Callable[[float], Any]) -> list[Job]:
     """New articles from discovery (newest first), then due re-checks (most overdue first)."""
     now = datetime.now(timezone.utc)
-    found = await asyncio.gather(*(discover(client, site, robots=robots, sleep=sleep)
+    found = await asyncio.gather(*(discover(client, site, robots=robots, sleep=sleep,
+                                            max_sitemaps=ROUTINE_SITEMAPS)
                                    for site in sites), return_exceptions=True)
     jobs: list[Job] = []
     for site, links in zip(sites, found):

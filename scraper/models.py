@@ -15,6 +15,7 @@ The error tree (lower layers raise, ``scraper.cli`` turns them into one line)::
     │   ├── NotHTML         the content type is not HTML
     │   ├── TooLarge        the body is larger than the cap
     │   └── Network         connection error or timeout after the last retry
+    ├── FeedError           a feed or sitemap refused or unreadable (scraper.discover)
     ├── ExtractError        the page holds no article
     │   └── NotAnArticle    an error page, a captcha, or a paywall teaser
     └── StoreError          the archive cannot be used
