@@ -43,10 +43,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of a served archive holding one article with two versions."""
     path = tmp_path_factory.mktemp("browser") / "archive.db"
     with Archive(path) as archive:
-        for when, text, title in [("2024-05-01T08:00:00+00:00", V1, "Summit ends without deal"),
-                                  ("2024-05-01T11:30:00+00:00", V2, "Summit ends with statement")]:
-            article = Article(url=URL, text=text, title=title, authors=("Ann Lee",),
-                              site="example")
+        for when, text, title, authors in [
+                ("2024-05-01T08:00:00+00:00", V1, "Summit ends without deal", ("Ann Lee",)),
+                ("2024-05-01T11:30:00+00:00", V2, "Summit ends with statement",
+                 ("Ann Lee", "Bo Chen"))]:
+            article = Article(url=URL, text=text, title=title, authors=authors, site="example")
             archive.save(article, Page(url=URL, final_url=URL, status=200, html="<p>x</p>"),
                          site_name="example", key="example:a7", fetched_at=when)
     prepare_archive(path)
@@ -88,6 +89,7 @@ def test_diff_page_renders_marked_changes_on_a_phone(served: str, tmp_path: Path
             "A further round is planned for June."} <= set(inserted)
     assert {"without", "statement,"} <= set(deleted)
     assert {"deal"} <= set(deleted) and {"statement"} <= set(inserted)  # the headline
+    assert "<dt>authors</dt>" in dom and "Ann Lee, Bo Chen" in inserted
 
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "diff-page.png"
