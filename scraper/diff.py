@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Op = Literal["equal", "insert", "delete"]
-_TOKENS = re.compile(r"\s+|[^\s]+")
+# a word with the whitespace before it: matching compares the words alone, so two versions
+# that differ only in spacing or paragraph breaks diff as equal (as their content hash is)
+_TOKENS = re.compile(r"\s*\S+")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 # fields compared besides the body, in the order they are reported
 META_FIELDS = ("title", "authors", "published", "modified", "description", "tags")
 
@@ -20,18 +23,47 @@ class Chunk:
 
 
 def word_diff(old: str, new: str) -> list[Chunk]:
-    """The edit from ``old`` to ``new`` as equal/insert/delete chunks of whole words."""
-    a, b = _TOKENS.findall(old), _TOKENS.findall(new)
+    """The edit from ``old`` to ``new`` as equal/insert/delete chunks of whole words.
+
+    Paragraphs are matched first and words only within changed paragraphs: a word-level
+    match over a whole article is quadratic in its common words ("the", "of").
+    """
+    a, b = _PARAGRAPH_BREAK.split(old.strip()), _PARAGRAPH_BREAK.split(new.strip())
     out: list[Chunk] = []
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    blocks = difflib.SequenceMatcher(None, [" ".join(p.split()) for p in a],
+                                     [" ".join(p.split()) for p in b], autojunk=False)
+    for tag, i1, i2, j1, j2 in blocks.get_opcodes():
+        sep = "\n\n" if out else ""
+        if tag == "equal":
+            out.append(Chunk("equal", sep + "\n\n".join(b[j1:j2])))
+        elif tag == "delete":
+            out += [Chunk("equal", sep), Chunk("delete", "\n\n".join(a[i1:i2]))]
+        elif tag == "insert":
+            out += [Chunk("equal", sep), Chunk("insert", "\n\n".join(b[j1:j2]))]
+        else:
+            out.append(Chunk("equal", sep))
+            out += _words(a[i1:i2], b[j1:j2])
+    return [c for c in out if c.text]
+
+
+def _words(old: list[str], new: list[str]) -> list[Chunk]:
+    a, b = _TOKENS.findall("\n\n".join(old)), _TOKENS.findall("\n\n".join(new))
+    out: list[Chunk] = []
+    matcher = difflib.SequenceMatcher(None, [t.lstrip() for t in a], [t.lstrip() for t in b],
+                                      autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
-            out.append(Chunk("equal", "".join(a[i1:i2])))
+            out.append(Chunk("equal", "".join(b[j1:j2])))  # the new version's spacing
             continue
-        if tag in ("delete", "replace"):
-            out.append(Chunk("delete", "".join(a[i1:i2])))
-        if tag in ("insert", "replace"):
-            out.append(Chunk("insert", "".join(b[j1:j2])))
+        deleted, inserted = "".join(a[i1:i2]), "".join(b[j1:j2])
+        if tag == "replace":  # one shared space before the pair: "to [-seven-]{+eight+} on"
+            lead = inserted[: len(inserted) - len(inserted.lstrip())]
+            out.append(Chunk("equal", lead))
+            deleted, inserted = deleted.lstrip(), inserted.lstrip()
+        if deleted:
+            out.append(Chunk("delete", deleted))
+        if inserted:
+            out.append(Chunk("insert", inserted))
     return out
 
 

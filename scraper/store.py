@@ -32,8 +32,9 @@ import sqlite_utils
 from .identity import content_hash, normalize_url, trusted_canonical
 from .models import Article, Page, SchemaTooNew, StoreError
 from .schedule import DEFAULT_SCHEDULE, next_check
+from .views import ensure_views, fill_change_stats
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Long enough to outwait another process's commit, short enough that cron notices a wedge.
 BUSY_TIMEOUT_S = 30.0
 # Level 6 costs about 3x the CPU of level 1 (4.3 ms vs 1.5 ms a page) for little size gain.
@@ -149,9 +150,16 @@ def _migrate_1_to_2(db: sqlite_utils.Database) -> None:
     db.table("articles").create_index(["site", "state", "next_check"])
 
 
+def _migrate_2_to_3(db: sqlite_utils.Database) -> None:
+    """Views for Datasette: latest_versions, changes (and its change_stats word counts)."""
+    # Counts for versions stored before this migration are filled in by `scraper serve`
+    # in small batches, so a migration never holds the write lock for long.
+    ensure_views(db)
+
+
 # MIGRATIONS[n] takes a database from user_version n to n + 1.
-MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_migrate_0_to_1,
-                                                                  _migrate_1_to_2)
+MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
+    _migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3)
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -309,6 +317,8 @@ class Archive:
                     # The decoded page as UTF-8, so version() returns str whatever the charset.
                     "html_zlib": zlib.compress(page.html.encode("utf-8"), HTML_ZLIB_LEVEL),
                 })
+                if number > 1:  # words added/removed against the previous version
+                    fill_change_stats(self.db, article_id)
             # Validators come from this response: a stale ETag would make 304s lie.
             conn.execute(
                 "UPDATE articles SET canonical_url = COALESCE(?, canonical_url),"

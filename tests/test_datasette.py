@@ -308,11 +308,20 @@ def test_ensure_views_twice_leaves_the_schema_alone(built: Built) -> None:
         assert archive.db.execute("PRAGMA schema_version").fetchone()[0] == before
 
 
-def test_new_version_gets_word_counts_from_fill_change_stats(tmp_path: Path) -> None:
+def test_new_version_gets_its_word_counts_when_saved(tmp_path: Path) -> None:
     with Archive(tmp_path / "archive.db") as archive:
-        ensure_views(archive.db)
+        save(archive, EDITED, V1, ago(days=1), title="Budget passed")
+        save(archive, EDITED, V2, ago(hours=1), title="Budget passed")
+        counts = "SELECT words_added, words_removed FROM changes"
+        assert archive.db.execute(counts).fetchall() == [(2, 2)]
+        assert pending_change_stats(archive.db) == 0
+
+
+def test_versions_stored_before_the_stats_table_are_counted_later(tmp_path: Path) -> None:
+    with Archive(tmp_path / "archive.db") as archive:
         article_id = save(archive, EDITED, V1, ago(days=1), title="Budget passed")
         save(archive, EDITED, V2, ago(hours=1), title="Budget passed")
+        archive.db.execute("DELETE FROM change_stats")  # as in an archive from before v3
         counts = "SELECT words_added, words_removed FROM changes"
         assert archive.db.execute(counts).fetchall() == [(None, None)]  # not counted yet
         assert pending_change_stats(archive.db) == 1
