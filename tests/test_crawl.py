@@ -244,3 +244,16 @@ def test_crawl_command_prints_one_line_summary_and_records_the_run(server, tmp_p
                                                  "--config", str(config)])
     assert json.loads(result.stdout)["crawl_id"] == 2
     assert rows(db, "SELECT count(*) FROM crawls WHERE finished_at IS NOT NULL") == [(2,)]
+
+
+def test_max_time_also_bounds_a_slow_discovery(server, tmp_path):
+    import time
+
+    site = site_on(server, [1], [])
+    server.route("/rss", Response(200, feed_xml(server, [1]).encode(),
+                                  {"Content-Type": "application/rss+xml"}, delay=4))
+    serve_article(server, 1)
+    start = time.monotonic()
+    report = crawl(tmp_path / "archive.db", site, max_time=1.0)
+    assert time.monotonic() - start < 3  # the feed alone takes 4 s
+    assert report.status == "timed_out" and report.counts["checked"] == 0
