@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -194,6 +195,9 @@ def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Pat
         site_named(name)  # a typo in [sites.NAME] is an error, not a silent no-op
     try:
         with crawl_lock(db), Archive(db) as archive:
+            for stale in archive.mark_interrupted_crawls():
+                click.echo(f"scraper: crawl {stale} did not finish (killed?); marked "
+                           "interrupted", err=True)
             crawl_id = archive.start_crawl([s.name for s in sites])
             status = "failed"  # unless the run returns
             try:
@@ -442,7 +446,18 @@ def sites(as_json: bool) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    _log_to_stderr()
     cli(prog_name="scraper")
+
+
+def _log_to_stderr() -> None:
+    """Warnings from the library (a feed skipped, a host backed off) as one stderr line each."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("scraper: %(message)s"))
+    logger = logging.getLogger("scraper")
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
 
 
 from .serve import serve  # noqa: E402

@@ -17,6 +17,7 @@ import asyncio
 import fcntl
 import logging
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -35,7 +36,7 @@ from .discover import discover, select
 from .extract import extract
 from .fetch import DEFAULT_USER_AGENT, make_client
 from .identity import article_key
-from .models import Article
+from .models import Article, StoreError
 from .pipeline import Outcome, archive_url
 from .robots import Robots
 from .sites import Site
@@ -87,6 +88,12 @@ class Locked(Exception):
     """Another crawl holds the lock on this archive."""
 
 
+# Descriptors of the lock files this process holds. A forked extraction worker inherits
+# them, and flock belongs to the open file, not the process: a worker outliving a killed
+# crawl would keep the archive locked. Workers close their copies (see _worker_start).
+_LOCK_FDS: set[int] = set()
+
+
 @contextmanager
 def crawl_lock(db: Path) -> Iterator[None]:
     """Hold ``<db>.lock`` for the run; raises Locked at once when another crawl holds it.
@@ -94,14 +101,20 @@ def crawl_lock(db: Path) -> Iterator[None]:
     flock is released by the kernel when the process dies, even by SIGKILL, so a crashed
     crawl never leaves a stale lock behind.
     """
-    fd = os.open(f"{db}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(f"{db}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        where = "" if db.parent.is_dir() else f" (no directory {db.parent})"
+        raise StoreError(f"cannot create {db}.lock: {err.strerror}{where}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise Locked(f"another crawl is running on {db}") from None
+        _LOCK_FDS.add(fd)
         yield
     finally:
+        _LOCK_FDS.discard(fd)
         os.close(fd)
 
 
@@ -145,8 +158,28 @@ def _extract_job(html: str, url: str, site: Site) -> Article:
 
 
 def make_pool() -> ProcessPoolExecutor:
-    """One extraction process per core."""
-    return ProcessPoolExecutor(max_workers=os.cpu_count() or 1)
+    """One extraction process per core; the workers end when the crawl dies."""
+    return ProcessPoolExecutor(max_workers=os.cpu_count() or 1, initializer=_worker_start)
+
+
+def _worker_start() -> None:
+    """In each new worker: let go of the crawl's lock, and exit when the crawl is gone.
+
+    A worker waits for jobs on a pipe that it holds open itself, so when the crawl is
+    SIGKILLed it would wait forever, one orphan per core per crash, each holding the lock.
+    """
+    for fd in _LOCK_FDS:
+        os.close(fd)
+    _LOCK_FDS.clear()
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True,
+                     name="exit-with-crawl").start()
+
+
+def _exit_with_parent(parent: int, every: float = 0.2) -> None:
+    # A process is re-parented when its parent dies; polling getppid works everywhere.
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
 
 
 async def run_crawl(
@@ -176,7 +209,7 @@ async def run_crawl(
     robots = Robots()
     ua = config.defaults.user_agent or DEFAULT_USER_AGENT
     async with make_client(user_agent=ua, transport=transport) as client:
-        jobs = await _plan(client, archive, config, sites, robots, report, sleep)
+        jobs = await _plan(client, archive, config, sites, robots, report, sleep, deadline)
         on_total(len(jobs))
         queues: dict[str, asyncio.Queue[Job]] = {}
         gates: dict[str, HostGate] = {}
@@ -231,14 +264,28 @@ async def _apply_crawl_delay(client: httpx.AsyncClient, robots: Robots, gate: Ho
 
 
 async def _plan(client: httpx.AsyncClient, archive: Archive, config: Config, sites: list[Site],
-                robots: Robots, report: CrawlReport, sleep: Callable[[float], Any]) -> list[Job]:
-    """New articles from discovery (newest first), then due re-checks (most overdue first)."""
+                robots: Robots, report: CrawlReport, sleep: Callable[[float], Any],
+                deadline: float | None = None) -> list[Job]:
+    """New articles from discovery (newest first), then due re-checks (most overdue first).
+
+    Discovery that has not finished by the deadline is cancelled: --max-time bounds it too.
+    """
     now = datetime.now(timezone.utc)
-    found = await asyncio.gather(*(discover(client, site, robots=robots, sleep=sleep,
-                                            max_sitemaps=ROUTINE_SITEMAPS)
-                                   for site in sites), return_exceptions=True)
+    tasks = [asyncio.ensure_future(discover(client, site, robots=robots, sleep=sleep,
+                                            max_sitemaps=ROUTINE_SITEMAPS)) for site in sites]
+    timeout = max(0.0, deadline - time.monotonic()) if deadline else None
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        task.cancel()
+    if pending:
+        report.status = "timed_out"
+        await asyncio.gather(*pending, return_exceptions=True)
     jobs: list[Job] = []
-    for site, links in zip(sites, found):
+    for site, task in zip(sites, tasks):
+        if task.cancelled():
+            log.warning("discovery for %s did not finish within --max-time", site.name)
+            continue
+        links = task.exception() or task.result()
         if isinstance(links, BaseException):
             log.warning("discovery failed for %s: %s", site.name, links)
             continue

@@ -400,6 +400,19 @@ class Archive:
                     f"SELECT {column} FROM articles WHERE {column} IN ({marks})", chunk))
         return found
 
+    def mark_interrupted_crawls(self) -> list[int]:
+        """Mark crawls still 'running' as 'interrupted'; returns their ids.
+
+        Call it holding the crawl lock (``crawl.crawl_lock``): no other crawl can be running
+        then, so such a row is from a crawl that was killed (SIGKILL, power loss, OOM) before
+        it could close its row.
+        """
+        with self._write() as conn:
+            ids = [r[0] for r in conn.execute("SELECT id FROM crawls WHERE status = 'running'"
+                                              " ORDER BY id")]
+            conn.execute("UPDATE crawls SET status = 'interrupted' WHERE status = 'running'")
+        return ids
+
     def start_crawl(self, sites: Sequence[str], started_at: str | None = None) -> int:
         """Open a row in ``crawls`` for a run; returns its id."""
         with self._write():
