@@ -66,6 +66,7 @@ def extract(html: str, url: str, site: Site | None = None) -> Article:
     meta.pop("url", None)
     text = "\n\n".join(paragraphs)
     _refuse_non_article(url, meta, text)
+    _refuse_link_lists(url, tree, text)
     return Article(
         url=url,
         text=text,
@@ -163,6 +164,19 @@ def _refuse_non_article(url: str, meta: dict[str, Any], text: str) -> None:
             raise NotAnArticle(f"{url} is an error, captcha or paywall page, not an article")
         if meta.get("paywalled"):
             raise NotAnArticle(f"{url} shows only a paywall teaser ({words} words)")
+
+
+def _refuse_link_lists(url: str, tree: HTMLParser, text: str) -> None:
+    """A short "body" made only of link texts is a section or index page's navigation."""
+    words = text.split()
+    if len(words) >= _SHORT_TEXT_WORDS:
+        return
+    links = tree.css("a")
+    if len(links) < 2:
+        return
+    link_words = {w for a in links for w in a.text(deep=True).split()}
+    if all(w in link_words for w in words):
+        raise ExtractError(f"no article text found on {url} (only navigation links)")
 
 
 @lru_cache(maxsize=256)

@@ -178,6 +178,15 @@ _ROLE_SUFFIX = re.compile(
     r"producer|analyst|journalist)\b.*$",
     re.I,
 )
+# a job title standing alone, as left by splitting "Jane Doe, Senior Reporter" at the comma
+_ROLE_ONLY = re.compile(
+    r"^(?:(?:senior|chief|special|political|staff|foreign|deputy|associate|managing|executive|"
+    r"contributing|business|tech|science|health|sports?|world|national|investigative|data|"
+    r"white house|economics|culture|defen[cs]e|security|diplomatic|europe|us|uk)\s+)*"
+    r"(?:reporter|correspondent|editor|writer|columnist|contributor|producer|analyst|"
+    r"journalist|photographer|news editor|editor-at-large)s?$",
+    re.I,
+)
 _SPLIT = re.compile(r"\s*(?:;|\||,|&|\band\b|\bund\b|\bet\b|\bи\b)\s*", re.I)
 
 
@@ -192,7 +201,8 @@ def clean_authors(values: Iterable[str]) -> list[str]:
         for name in _SPLIT.split(value):
             name = _ROLE_SUFFIX.sub("", name)
             name = _BY.sub("", name).strip(" \t.,:;|-–—·")
-            if not name or _NOT_A_NAME.match(name) or name.startswith("http"):
+            if not name or _NOT_A_NAME.match(name) or _ROLE_ONLY.match(name) \
+                    or name.startswith("http"):
                 continue
             if len(name) > 60 or not any(c.isalpha() for c in name):
                 continue
