@@ -1,0 +1,130 @@
+"""A crawl to kill: `scraper crawl` of a local test site, each run in a fresh fork of this process.
+
+tests/test_crash.py and tests/test_concurrency.py start it as ``python tests/crawl_child.py TAG``.
+It imports the scraper (and warms up extraction) once, then reads one JSON job per line on
+stdin and runs each in a forked child, so a test can SIGKILL many crawls without paying
+Python's start-up each time. For every job it prints one JSON line when the child starts,
+``{"pid": N}``, and one when it ends, ``{"pid": N, "exit": CODE}`` or
+``{"pid": N, "signal": SIG}``. TAG only marks the command line, so a test can find every
+process that came from here (the forks and their extraction workers share it).
+
+A job::
+
+    {"db": PATH, "config": PATH, "log": PATH,      # the child's stdout and stderr go to log
+     "feed": URL, "sitemap": URL,                  # the local site's discovery URLs
+     "pool": false,                                # true: the real extraction process pool
+     "kill_in_write": N,                           # SIGKILL itself inside its N-th write
+                                                   #   transaction, before COMMIT (optional)
+     "checkpoint": PAGES}                          # PRAGMA wal_autocheckpoint (optional)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scraper import cli as cli_module  # noqa: E402
+from scraper import crawl as crawl_module  # noqa: E402
+from scraper.extract import extract  # noqa: E402
+from scraper.sites import Site  # noqa: E402
+from scraper.store import Archive  # noqa: E402
+
+FIXTURE = Path(__file__).parent / "fixtures" / "site" / "article.html"
+
+
+class LocalNews(Site):
+    """The test site on 127.0.0.1; its feeds and sitemaps come with each job."""
+
+    name = "localnews"
+    domains = ("127.0.0.1",)
+    article_path = r"^/news/\d+$"
+
+
+def _kill_in_write(n: int) -> None:
+    """Make the n-th write transaction of this process SIGKILL it before its COMMIT."""
+    original = Archive._write
+    seen = 0
+
+    @contextmanager
+    def write(self: Archive) -> Iterator[Any]:
+        nonlocal seen
+        with original(self) as conn:
+            yield conn
+            seen += 1
+            if seen == n:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    Archive._write = write  # type: ignore[method-assign]
+
+
+def _checkpoint_every(pages: int) -> None:
+    """Checkpoint the WAL every few pages, so that kills land in checkpoints too."""
+    original = Archive._setup
+
+    def setup(self: Archive) -> None:
+        original(self)
+        self.db.conn.execute(f"PRAGMA wal_autocheckpoint = {pages}")
+
+    Archive._setup = setup  # type: ignore[method-assign]
+
+
+def run_job(job: dict[str, Any]) -> int:
+    """Run `scraper crawl` as the job says, in this (forked) process; returns the exit code."""
+    log = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    site = LocalNews()
+    site.feeds = (job["feed"],)  # type: ignore[misc]
+    site.sitemaps = (job["sitemap"],)  # type: ignore[misc]
+    cli_module._crawl_sites = lambda names, configured: [site]  # type: ignore[assignment]
+    if not job.get("pool"):
+        crawl_module.make_pool = lambda: nullcontext(None)  # type: ignore[assignment]
+    if job.get("kill_in_write"):
+        _kill_in_write(int(job["kill_in_write"]))
+    if job.get("checkpoint"):
+        _checkpoint_every(int(job["checkpoint"]))
+    try:
+        cli_module.cli.main(["crawl", "--db", job["db"], "--config", job["config"]],
+                            prog_name="scraper")
+    except SystemExit as exit:
+        return exit.code if isinstance(exit.code, int) else 1
+    return 0
+
+
+def main() -> None:
+    # One extraction here, so the forks start with trafilatura's lazy set-up done.
+    extract(FIXTURE.read_text().replace("$body", "<p>" + "Warm up. " * 40 + "</p>"),
+            url="http://127.0.0.1/news/0", site=LocalNews())
+    for line in sys.stdin:
+        job = json.loads(line)
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = run_job(job)
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        print(json.dumps({"pid": pid}), flush=True)
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            print(json.dumps({"pid": pid, "signal": os.WTERMSIG(status)}), flush=True)
+        else:
+            print(json.dumps({"pid": pid, "exit": os.WEXITSTATUS(status)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
