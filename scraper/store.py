@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -210,13 +211,33 @@ class Archive:
                                  f"{SCHEMA_VERSION} (found {found}); open it read-write once")
             conn.execute("PRAGMA query_only = ON")
             return
-        # WAL lets readers run while one process writes; the mode persists in the file.
-        conn.execute("PRAGMA journal_mode = WAL")
+        self._enable_wal()
         # In WAL mode NORMAL still survives a crash of the process (SIGKILL) intact; it only
         # skips the fsync per commit, which would dominate a crawl's write time.
         conn.execute("PRAGMA synchronous = NORMAL")
         if found < SCHEMA_VERSION:
             self._migrate()
+
+    def _enable_wal(self) -> None:
+        """Put the file in WAL mode (it persists), so readers run while one process writes.
+
+        Switching the mode fails with SQLITE_BUSY at once, without the busy timeout, while
+        another process opens or switches the same new file: retried here until the timeout.
+        """
+        conn = self.db.conn
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        pause = 0.001
+        while True:
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if getattr(e, "sqlite_errorname", "") != "SQLITE_BUSY" or \
+                        time.monotonic() > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     def _user_version(self) -> int:
         return int(self.db.conn.execute("PRAGMA user_version").fetchone()[0])
