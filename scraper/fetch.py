@@ -7,6 +7,10 @@ Redirects are followed by hand so every hop is checked (http(s) only, robots.txt
 connection errors, timeouts, 429 and 5xx are retried with tenacity; the body is
 streamed under a size cap and decoded by ``decode_html``. Failures raise the
 ``FetchError`` subclasses drawn in ``scraper.models``.
+
+Time is bounded twice: httpx's read timeout per network read, and ``total_timeout``
+over the network time of all attempts together (waits between them not counted), since
+a server that drips one byte per second never trips a per-read timeout.
 """
 
 from __future__ import annotations
@@ -95,8 +99,14 @@ async def fetch(
     robots: Robots | None = None,
     user_agent: str | None = None,
     max_redirects: int = 10,
+    total_timeout: float | None = 120.0,
 ) -> Page:
-    """Fetch ``url`` (retrying, following redirects, under a size cap) into a decoded Page."""
+    """Fetch ``url`` (retrying, following redirects, under a size cap) into a decoded Page.
+
+    ``total_timeout`` caps the seconds spent on the network over every attempt (redirect
+    hops, headers and bodies; not the waits between attempts). Running out is a Network
+    error that is not retried: no time is left for another attempt.
+    """
     agent = user_agent or client.headers.get("User-Agent") or DEFAULT_USER_AGENT
     headers = {"User-Agent": agent}
     # sent on every hop: the validators we stored came from the final URL of a past fetch
@@ -127,11 +137,23 @@ async def fetch(
     )
     started = time.monotonic()
     n = 0
+    spent = 0.0  # network seconds of the attempts so far, against total_timeout
     try:
         async for attempt in retrying:
             with attempt:
                 n = attempt.retry_state.attempt_number
-                page = await _follow(client, url, headers, max_bytes, robots, agent, max_redirects)
+                began = time.monotonic()
+                left = None if total_timeout is None else max(0.0, total_timeout - spent)
+                try:
+                    async with asyncio.timeout(left):
+                        page = await _follow(
+                            client, url, headers, max_bytes, robots, agent, max_redirects
+                        )
+                except TimeoutError as exc:  # ours: httpx's timeouts are TransportErrors
+                    msg = f"no complete response within {total_timeout:g}s (slow drip?): {url}"
+                    raise Network(msg, url=url) from exc
+                finally:
+                    spent += time.monotonic() - began
     except _Retry as last:  # retries exhausted: the caller sees our error, not tenacity's
         err = last.error
         if n > 1:
@@ -282,7 +304,7 @@ class _Body:
 
 
 def decode_html(raw: bytes, content_type: str) -> tuple[str, str]:
-    """Decode an HTML body: BOM, HTTP charset, <meta> charset, then detection."""
+    """Decode an HTML body: BOM, valid UTF-8, HTTP charset, <meta> charset, then detection."""
     bom = next((name for mark, name in _BOMS if raw.startswith(mark)), None)
     declared = [bom, _charset_param(content_type)]
     meta = _META_CHARSET.search(raw[:4096])
@@ -291,6 +313,16 @@ def decode_html(raw: bytes, content_type: str) -> tuple[str, str]:
     if meta_name and meta_name.lower().replace("_", "-").startswith("utf-16"):
         meta_name = "utf-8"
     declared.append(meta_name)
+    if bom is None and not raw.isascii() and not any(
+        (_codec(name) or "").startswith(("utf-16", "utf-32")) for name in declared
+    ):
+        # Non-ASCII bytes that are valid UTF-8 are UTF-8 whatever the label says: text in
+        # a legacy 8-bit charset is almost never valid UTF-8 by chance, while UTF-8 under
+        # a server's default "iso-8859-1" label is common (and would decode to mojibake).
+        try:
+            return raw.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            pass
     for name in declared:
         codec = _codec(name)
         if codec is None:

@@ -90,11 +90,13 @@ async def archive_url(
     schedule: Schedule = DEFAULT_SCHEDULE,
     user_agent: str | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    total_timeout: float | None = 120.0,
 ) -> Outcome:
     """Fetch, extract and store ``url``; record the attempt; never raise for a bad page.
 
     ``known`` is the article's row when the caller already has it (a re-check).
-    A 304, or the same bytes as last time, skips extraction.
+    A 304, or the same bytes as last time, skips extraction. ``total_timeout`` bounds
+    the fetch's network time over all its attempts (see ``scraper.fetch.fetch``).
     """
     started, clock = now(), time.monotonic()
     page: Page | None = None
@@ -105,7 +107,8 @@ async def archive_url(
             known = archive.find_article(url, article_key(site, url, None))
         etag, last_modified = (known["etag"], known["last_modified"]) if known else (None, None)
         page = await fetch(client, url, etag=etag, last_modified=last_modified, robots=robots,
-                           user_agent=user_agent or site.user_agent, sleep=sleep)
+                           user_agent=user_agent or site.user_agent, sleep=sleep,
+                           total_timeout=total_timeout)
         raw_hash = hashlib.sha256(page.raw).hexdigest() if page.raw else None
         if known and (page.not_modified or (raw_hash and raw_hash == known.get("raw_hash"))):
             archive.mark_checked(known["article_key"], etag=page.etag,
@@ -121,7 +124,8 @@ async def archive_url(
                              article_id=saved.article_id)
     except ScraperError as err:
         status = getattr(err, "status", None) or (page.status if page else None)
-        result = Outcome(url, err.outcome, status=status, error=str(err),
+        # one line, whatever the layer below put in its message (fetches.error, the CLI)
+        result = Outcome(url, err.outcome, status=status, error=" ".join(str(err).split()),
                          attempts=getattr(err, "attempts", None) or None)
         if isinstance(err, HTTPStatus) and err.gone and site is not None:
             key = known["article_key"] if known else article_key(site, url, None)

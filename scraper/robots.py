@@ -9,7 +9,8 @@ What an unusable robots.txt means (RFC 9309 section 2.3.1):
 
 - 2xx: the rules apply (the body is cut at ``max_bytes``, as Google does at 500 KiB).
 - 4xx, including 401/403: there are no rules, every URL is allowed (as the RFC says).
-- 5xx or a network error: also allowed. The RFC asks crawlers to assume "disallow all"
+- 5xx, a network error, or no complete robots.txt within ``timeout`` seconds (a server
+  that drips it byte by byte): also allowed. The RFC asks crawlers to assume "disallow all"
   here; we deliberately do not, because we fetch a handful of article pages per site at
   human rates, and a flaky robots.txt would otherwise silently stop archiving a site
   for the whole run. The page fetch itself then meets the same outage and is retried or
@@ -71,9 +72,10 @@ class Robots:
     ) -> Protego | None:
         robots_url = origin + "/robots.txt"
         try:
-            # a short timeout and no retries: robots.txt must never stall the crawl;
+            # a short timeout and no retries: robots.txt must never stall the crawl; the
+            # deadline covers the whole download, as a drip never trips a per-read timeout;
             # redirects are followed (robots.txt often moves from http to https)
-            async with client.stream(
+            async with asyncio.timeout(self.timeout), client.stream(
                 "GET",
                 robots_url,
                 headers={"User-Agent": user_agent},
@@ -92,6 +94,9 @@ class Robots:
                         break
         except httpx.HTTPError as exc:
             log.info("robots.txt %s unreachable (%s), allowing all", robots_url, exc)
+            return None
+        except TimeoutError:
+            log.info("robots.txt %s not read within %gs, allowing all", robots_url, self.timeout)
             return None
         text = bytes(body[: self.max_bytes]).decode("utf-8", errors="replace")
         try:
