@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import trafilatura
 from cssselect import GenericTranslator
+from lxml import etree
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from .metadata import clean_authors, head_metadata, normalize_date
@@ -35,6 +36,10 @@ _NOT_ARTICLE = re.compile(
 # Below this many words a page matching the pattern above is refused; a long article that
 # merely mentions "captcha" is kept.
 _SHORT_TEXT_WORDS = 150
+# Deeper pages are refused unparsed: lxml (under trafilatura) stops at 256 levels and drops
+# the rest of the page, and selectolax slows quadratically with depth (100,000 nested
+# <div>s take it over a minute). Real pages nest 20 to 60 deep.
+_MAX_DEPTH = 250
 
 
 def extract(html: str, url: str, site: Site | None = None) -> Article:
@@ -42,10 +47,15 @@ def extract(html: str, url: str, site: Site | None = None) -> Article:
     from .sites import site_for
 
     site = site or site_for(url)
+    # parsed once here, for the depth check, and handed to trafilatura (which copies it)
+    body_tree = trafilatura.load_html(html) if html.strip() else None
+    if body_tree is not None and _deeper_than(body_tree, _MAX_DEPTH):
+        raise ExtractError(f"HTML nested more than {_MAX_DEPTH} levels deep on {url}: refused, "
+                           "as the parsers would drop the rest of the page or take minutes")
     tree = HTMLParser(html)
     meta = head_metadata(tree)
     doc = trafilatura.bare_extraction(
-        html,
+        html if body_tree is None else body_tree,
         url=url,
         with_metadata=True,  # trafilatura's default is off
         include_comments=False,
@@ -154,29 +164,45 @@ def _same(a: str, b: str) -> bool:
     return _norm(a).casefold() == _norm(b).casefold()
 
 
+def _deeper_than(root: _Element, limit: int) -> bool:
+    """True when some element of the tree is nested more than ``limit`` levels deep."""
+    depth = 0
+    for event, _ in etree.iterwalk(root, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        if depth > limit:
+            return True
+    return False
+
+
 def _refuse_non_article(url: str, meta: dict[str, Any], text: str) -> None:
-    if not text.strip():
-        raise ExtractError(f"no article text found on {url}")
+    # checked before the empty-text case: a captcha page often has no body text at all,
+    # and the recorded reason should say it was a captcha
     words = len(text.split())
     if words < _SHORT_TEXT_WORDS:
         title = meta.get("title") or ""
-        if _NOT_ARTICLE.search(title) or _NOT_ARTICLE.search(text):
-            raise NotAnArticle(f"{url} is an error, captcha or paywall page, not an article")
+        if said := _NOT_ARTICLE.search(title) or _NOT_ARTICLE.search(text):
+            phrase = " ".join(said.group(0).split())
+            raise NotAnArticle(f"{url} is an error, captcha or paywall page, not an article "
+                               f"(it says {phrase!r})")
         if meta.get("paywalled"):
             raise NotAnArticle(f"{url} shows only a paywall teaser ({words} words)")
+    if not text.strip():
+        raise ExtractError(f"no article text found on {url}")
 
 
 def _refuse_link_lists(url: str, tree: HTMLParser, text: str) -> None:
-    """A short "body" made only of link texts is a section or index page's navigation."""
+    """A short "body" made only of link texts and headings is navigation, a video or a
+    gallery page: a section front's menus, a player's title, "more video" lists."""
     words = text.split()
     if len(words) >= _SHORT_TEXT_WORDS:
         return
     links = tree.css("a")
     if len(links) < 2:
         return
-    link_words = {w for a in links for w in a.text(deep=True).split()}
-    if all(w in link_words for w in words):
-        raise ExtractError(f"no article text found on {url} (only navigation links)")
+    headings = tree.css("h1, h2, h3, h4, h5, h6")
+    known = {w for node in links + headings for w in node.text(deep=True).split()}
+    if all(w in known for w in words):
+        raise ExtractError(f"no article text found on {url} (only navigation links and headings)")
 
 
 @lru_cache(maxsize=256)

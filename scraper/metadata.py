@@ -30,14 +30,30 @@ def jsonld_articles(tree: HTMLParser) -> list[dict[str, Any]]:
             continue
         try:
             data = json.loads(raw)
+        except RecursionError:  # "[[[[..." thousands deep: hostile, not worth a retry
+            continue
         except ValueError:
             # some sites emit trailing commas or raw newlines in strings; try once leniently
             try:
                 data = json.loads(re.sub(r",\s*([}\]])", r"\1", raw), strict=False)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
-        found.extend(_walk_articles(data))
+        found.extend(_walk_articles(_pruned(data, _MAX_JSONLD_DEPTH)))
     return found
+
+
+# Real JSON-LD nests six or seven levels at most (@graph, article, author list, Person,
+# name); anything deeper is cut off, so no walker below can recurse out of the stack.
+_MAX_JSONLD_DEPTH = 16
+
+
+def _pruned(data: Any, depth: int) -> Any:
+    """``data`` with everything nested more than ``depth`` levels down replaced by None."""
+    if isinstance(data, list):
+        return [_pruned(item, depth - 1) for item in data] if depth > 0 else None
+    if isinstance(data, dict):
+        return {k: _pruned(v, depth - 1) for k, v in data.items()} if depth > 0 else None
+    return data
 
 
 def _walk_articles(data: Any) -> Iterable[dict[str, Any]]:
@@ -46,8 +62,9 @@ def _walk_articles(data: Any) -> Iterable[dict[str, Any]]:
             yield from _walk_articles(item)
     elif isinstance(data, dict):
         types = data.get("@type")
-        types = set(types) if isinstance(types, list) else {types}
-        if types & ARTICLE_TYPES:
+        # only names count: a hostile {"@type": {...}} or [[...]] is no type at all
+        names = {t for t in (types if isinstance(types, list) else [types]) if isinstance(t, str)}
+        if names & ARTICLE_TYPES:
             yield data
         for key in ("@graph", "mainEntity", "itemListElement"):
             if key in data:
