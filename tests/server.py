@@ -8,7 +8,9 @@
 A sequence of responses is served in order and the last one repeats. Unknown paths
 get 404. The server speaks HTTP/1.0 and closes each connection, so a body without
 Content-Length simply ends at the close. ``Response.handler`` takes over writing
-the response for streaming, stalls and aborts (see ``Response.reset_after``).
+the response for streaming, stalls and aborts (see ``Response.reset_after``, and the
+fault builders in ``faults.py``); a handler that waits should wait on
+``req.test_server.stopping``, which is set when the server stops.
 """
 
 from __future__ import annotations
@@ -98,6 +100,8 @@ class TestServer:
         self._routes: dict[str, list[Response]] = {}
         self._lock = threading.Lock()
         self.requests: list[Seen] = []
+        # set by stop(): handlers that stall or drip wait on it, so none outlives the test
+        self.stopping = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False  # a stalled handler must not hang shutdown
@@ -130,6 +134,7 @@ class TestServer:
         return self
 
     def stop(self) -> None:
+        self.stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
@@ -151,6 +156,8 @@ class TestServer:
 
 def _handler_for(server: TestServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        test_server = server  # for Response.handler functions: req.test_server.stopping
+
         def do_GET(self) -> None:
             headers = {k.lower(): v for k, v in self.headers.items()}
             response = server._next(self.command, self.path, headers)
