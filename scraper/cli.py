@@ -10,6 +10,7 @@ import asyncio
 import gzip
 import json
 import logging
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -24,19 +25,49 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 class ScraperGroup(click.Group):
     """Turns every expected error into one line on stderr and an exit code, in one place."""
 
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as err:  # e.g. `scraper --bogus`
+            raise _one_line(err) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as err:  # a command's bad option or argument
+            raise _one_line(err) from None
         except (UsageError, UnknownSite) as err:
             fail(str(err), code=2)
         except ScraperError as err:
             fail(str(err))
+        except sqlite3.DatabaseError as err:  # a damaged file: the header was fine, a page not
+            fail(f"the archive cannot be read: {err}")
         except KeyboardInterrupt:
             fail("interrupted", code=130)
 
 
+class OneLineUsageError(click.UsageError):
+    """Click's usage error (exit 2), shown as one line like every other error."""
+
+    def show(self, file: Any = None) -> None:
+        hint = f" (see `{self.ctx.command_path} -h`)" if self.ctx else ""
+        fail_line(f"{self.format_message()}{hint}")
+
+
+def _one_line(err: click.UsageError) -> click.UsageError:
+    if isinstance(err, click.exceptions.NoArgsIsHelpError):
+        return err  # `scraper` alone prints the help, as it should
+    return OneLineUsageError(err.format_message(), err.ctx)
+
+
+def fail_line(message: str) -> None:
+    """Print an error as one line on stderr, whatever newlines the message holds."""
+    click.echo(f"scraper: error: {' '.join(message.split())}", err=True)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"scraper: error: {message}", err=True)
+    fail_line(message)
     raise click.exceptions.Exit(code)
 
 
@@ -79,7 +110,8 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
     Exits 1 when any URL failed.
     """
     from .fetch import DEFAULT_USER_AGENT, make_client
-    from .pipeline import archive_url, check_url
+    from .identity import check_http_url
+    from .pipeline import archive_url
     from .robots import Robots
     from .sites import site_named
     from .store import Archive
@@ -90,7 +122,7 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
         raise UsageError("no URLs given")
     for url in wanted:  # check all before writing anything
         try:
-            check_url(url)
+            check_http_url(url)
         except ScraperError as err:
             raise UsageError(str(err)) from None
 
@@ -146,11 +178,21 @@ def _version(store: Any, article: dict[str, Any], number: int | None) -> dict[st
     return row
 
 
+# SQLite's largest integer: a bigger version number cannot be looked up at all.
+VERSION_NUMBER = click.IntRange(min=1, max=2**63 - 1)
+
 config_option = click.option(
     "--config", "config_path", envvar="SCRAPER_CONFIG",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Crawl configuration (TOML; env SCRAPER_CONFIG; default ./scraper.toml if present).",
 )
+
+
+def _finite(value: float | None, param: click.Parameter) -> float | None:
+    # FloatRange lets "nan" through: NaN fails no comparison, and would mean no limit at all.
+    if value is not None and value != value:
+        raise click.BadParameter("nan is not a number of seconds", param=param)
+    return value
 
 
 def _crawl_sites(names: tuple[str, ...], configured: tuple[str, ...]) -> list[Any]:
@@ -168,6 +210,7 @@ def _crawl_sites(names: tuple[str, ...], configured: tuple[str, ...]) -> list[An
 @json_option
 @config_option
 @click.option("--max-time", type=click.FloatRange(min=1, max=7 * 86400), metavar="SECONDS",
+              callback=lambda ctx, param, value: _finite(value, param),
               help="Stop taking new work after this long; in-flight work finishes.")
 @click.option("-v", "--verbose", is_flag=True, help="Log each URL and its outcome.")
 @click.option("--fail-if-locked", is_flag=True, help="Exit 1 instead of 0 when another crawl "
@@ -185,7 +228,7 @@ def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Pat
     """
     from .config import load_config
     from .crawl import Locked, crawl_lock, make_pool, run_crawl
-    from .store import Archive
+    from .store import Archive, check_archive_file
 
     config = load_config(config_path)
     sites = _crawl_sites(site_names, config.sites)
@@ -193,6 +236,7 @@ def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Pat
         from .sites import site_named
 
         site_named(name)  # a typo in [sites.NAME] is an error, not a silent no-op
+    check_archive_file(db)  # a file we cannot use is refused before the lock file is made
     try:
         with crawl_lock(db), Archive(db) as archive:
             for stale in archive.mark_interrupted_crawls():
@@ -278,14 +322,17 @@ def discover(site_name: str, db: Path, as_json: bool, config_path: Path | None,
         async with make_client(user_agent=ua) as client:
             return await find_links(client, site, robots=Robots())
 
-    links = asyncio.run(run())
-    known: set[str] = set()
-    if db.exists() and not show_all:
-        store = _open(db)
-        keys = {link.url: article_key(site, link.url, None) for link in links}
-        known = store.known(list(keys.values()), list(keys))
-        store.close()
-        links = [l for l in links if l.url not in known and keys[l.url] not in known]
+    # Open the archive first: an unusable one fails before any request is made.
+    store = _open(db) if db.exists() and not show_all else None
+    try:
+        links = asyncio.run(run())
+        if store is not None:
+            keys = {link.url: article_key(site, link.url, None) for link in links}
+            known = store.known(list(keys.values()), list(keys))
+            links = [l for l in links if l.url not in known and keys[l.url] not in known]
+    finally:
+        if store is not None:
+            store.close()
     links = select(links, site, known=set(), max_age=None if show_all else settings.max_age,
                    now=datetime.now(timezone.utc))
     if as_json:
@@ -316,7 +363,7 @@ def history(url: str, db: Path, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("url")
-@click.option("--version", "number", type=click.IntRange(min=1), help="Version number "
+@click.option("--version", "number", type=VERSION_NUMBER, help="Version number "
               "(default: the latest).")
 @db_option
 @json_option
@@ -344,9 +391,9 @@ def show(url: str, number: int | None, db: Path, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("url")
-@click.option("--from", "old", type=click.IntRange(min=1), help="Older version (default: the "
+@click.option("--from", "old", type=VERSION_NUMBER, help="Older version (default: the "
               "one before --to).")
-@click.option("--to", "new", type=click.IntRange(min=1), help="Newer version (default: latest).")
+@click.option("--to", "new", type=VERSION_NUMBER, help="Newer version (default: latest).")
 @click.option("--color/--no-color", default=None, help="Colour insertions and deletions "
               "(default: when stdout is a terminal).")
 @db_option

@@ -108,12 +108,22 @@ def _site_settings(table: dict[str, Any], base: SiteSettings, where: str) -> Sit
         if "max_age" in table:
             settings = replace(settings, max_age=parse_duration(table["max_age"]))
         if "schedule" in table:
-            schedule = tuple((parse_duration(a), parse_duration(b)) for a, b in table["schedule"])
-            check_schedule(schedule)
-            settings = replace(settings, schedule=schedule)
-    except (ValueError, TypeError) as err:
+            settings = replace(settings, schedule=_schedule(table["schedule"], where))
+    except ValueError as err:
         raise UsageError(f"{where}: {err}") from None
+    except OverflowError:  # "99999999999999d": more days than a timedelta holds
+        raise UsageError(f"{where}: a duration is out of range") from None
     return settings
+
+
+def _schedule(value: Any, where: str) -> tuple[tuple[timedelta, timedelta], ...]:
+    pairs = value if isinstance(value, list) else [None]
+    if not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+        raise UsageError(f'{where}: schedule must be a list of [age, interval] pairs, '
+                         f'e.g. [["3h", "15m"], ["1d", "1h"]]')
+    schedule = tuple((parse_duration(age), parse_duration(every)) for age, every in pairs)
+    check_schedule(schedule)
+    return schedule
 
 
 def _number(table: dict[str, Any], key: str, default: float, kind: type, where: str,

@@ -7,6 +7,7 @@ Pure functions, no I/O. ``article_key`` decides which archive row a page belongs
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import unicodedata
 from typing import TYPE_CHECKING
@@ -72,6 +73,45 @@ def normalize_url(url: str) -> str:
     ]
     path = parts.path or ("/" if netloc else "")
     return urlunsplit((scheme, netloc, path, "&".join(kept), ""))
+
+
+def check_http_url(url: str) -> str:
+    """The URL stripped, if it is an absolute http(s) URL with a valid host and port.
+
+    Raises BadURL saying what is wrong: the scheme, no host, a malformed host (spaces,
+    empty labels, bad IPv6), a port out of range, whitespace or control characters.
+    """
+    from .models import BadURL
+
+    url = url.strip()
+    if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in url):
+        raise BadURL(f"not a valid URL (it contains a space or control character): {url!r}",
+                     url=url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as err:  # an unclosed [IPv6, a port that is no number or too big
+        raise BadURL(f"not a valid URL ({err}): {url!r}", url=url) from None
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+        raise BadURL(f"not an http(s) URL: {url!r}", url=url)
+    if port == 0:
+        raise BadURL(f"not a valid port in URL: {url!r}", url=url)
+    if not _valid_host(parts.hostname):
+        raise BadURL(f"not a valid host in URL: {url!r}", url=url)
+    return url
+
+
+def _valid_host(host: str) -> bool:
+    if ":" in host:  # an IPv6 literal, brackets already removed
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return False
+        return True
+    labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
+    # Letters, digits, '-' and '_' (seen in real hosts) per label; non-ASCII for IDNs.
+    return all(0 < len(label) <= 63 and all(ch.isalnum() or ch in "-_" for ch in label)
+               for label in labels)
 
 
 def registrable_domain(url: str) -> str:

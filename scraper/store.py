@@ -164,6 +164,49 @@ MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_archive_file(path: Path) -> None:
+    """Refuse, from its 100-byte header alone, a file that cannot become or be an archive.
+
+    No SQLite connection, so nothing is written: not a SQLite file, or a newer schema
+    (``user_version`` is at offset 60), raise StoreError or SchemaTooNew; so does a new
+    file whose directory is missing. A missing or empty file in a directory passes.
+    Archive() checks again once open; this lets ``crawl`` refuse before taking its lock.
+    """
+    if not path.exists():
+        if not path.parent.is_dir():
+            raise StoreError(f"cannot create {path}: no directory {path.parent}")
+        return
+    try:
+        with open(path, "rb") as f:
+            header = f.read(100)
+    except OSError as err:
+        raise StoreError(f"cannot read {path}: {err.strerror or err}") from None
+    if not header:
+        return  # SQLite makes an empty file a new database
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        raise StoreError(f"{path} is not a SQLite database")
+    found = int.from_bytes(header[60:64], "big")
+    _check_schema(path, found)
+    # Offset 40 is the schema cookie: tables exist. Ours come with user_version set, in one
+    # transaction, so tables at version 0 belong to another program. (In WAL mode both may
+    # still be in the -wal file only; Archive() then checks again.)
+    if found == 0 and int.from_bytes(header[40:44], "big"):
+        raise _foreign(path)
+
+
+def _foreign(path: Path) -> StoreError:
+    return StoreError(f"{path} is a SQLite database but not a scraper archive")
+
+
+def _check_schema(path: Path, found: int) -> None:
+    if found > SCHEMA_VERSION:
+        raise SchemaTooNew(f"{path} has schema version {found}; this scraper "
+                           f"knows up to {SCHEMA_VERSION}: upgrade it")
+
+
 class Archive:
     """An open archive database; ``readonly=True`` for history/show/diff."""
 
@@ -173,6 +216,7 @@ class Archive:
         if readonly and not self.path.exists():
             # mode=ro would refuse too, but say plainly what is missing.
             raise StoreError(f"no archive at {self.path}")
+        check_archive_file(self.path)
         try:
             if readonly:
                 # quote(): a '?' or '#' in the path would otherwise end the URI's path.
@@ -193,8 +237,11 @@ class Archive:
             raise
 
     def _store_error(self, e: sqlite3.Error) -> StoreError:
-        if getattr(e, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+        name = getattr(e, "sqlite_errorname", "")
+        if name == "SQLITE_NOTADB":
             return StoreError(f"{self.path} is not a SQLite database")
+        if name == "SQLITE_CORRUPT":  # a good header, bad pages: a cut copy, a failing disk
+            return StoreError(f"{self.path} is damaged ({e}); restore it from a backup")
         return StoreError(f"{self.path}: {e}")
 
     def _setup(self) -> None:
@@ -202,21 +249,34 @@ class Archive:
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
         found = self._user_version()  # the first read: a non-database file fails here
-        if found > SCHEMA_VERSION:
-            raise SchemaTooNew(f"{self.path} has schema version {found}; this scraper "
-                               f"knows up to {SCHEMA_VERSION}: upgrade it")
+        _check_schema(self.path, found)
         if self.readonly:
             if found < SCHEMA_VERSION:
                 raise StoreError(f"{self.path} is not an archive at schema version "
                                  f"{SCHEMA_VERSION} (found {found}); open it read-write once")
             conn.execute("PRAGMA query_only = ON")
             return
+        if found == 0:
+            self._refuse_foreign()
         self._enable_wal()
         # In WAL mode NORMAL still survives a crash of the process (SIGKILL) intact; it only
         # skips the fsync per commit, which would dominate a crawl's write time.
         conn.execute("PRAGMA synchronous = NORMAL")
         if found < SCHEMA_VERSION:
             self._migrate()
+
+    def _refuse_foreign(self) -> None:
+        """Refuse a SQLite database of another program rather than add our tables to it."""
+        conn = self.db.conn
+        # One read transaction: another process may be migrating this new file right now.
+        conn.execute("BEGIN")
+        try:
+            found = self._user_version()
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        finally:
+            conn.execute("COMMIT")
+        if found == 0 and tables:
+            raise _foreign(self.path)
 
     def _enable_wal(self) -> None:
         """Put the file in WAL mode (it persists), so readers run while one process writes.
@@ -247,8 +307,7 @@ class Archive:
         with self._write():
             # Re-read under the write lock: another process may have migrated meanwhile.
             found = self._user_version()
-            if found > SCHEMA_VERSION:
-                raise SchemaTooNew(f"{self.path} has schema version {found}")
+            _check_schema(self.path, found)
             for step in MIGRATIONS[found:]:
                 step(self.db)
             self.db.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -273,9 +332,12 @@ class Archive:
             raise
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        cursor = self.db.conn.execute(sql, params)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+        try:
+            cursor = self.db.conn.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+        except sqlite3.DatabaseError as e:  # damaged pages, or a lock held too long
+            raise self._store_error(e) from e
 
     def _first(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         rows = self._rows(sql + " LIMIT 1", params)
