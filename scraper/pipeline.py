@@ -12,14 +12,13 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
-from urllib.parse import urlsplit
 
 import httpx
 
 from .extract import extract
 from .fetch import fetch
-from .identity import article_key
-from .models import Article, BadURL, HTTPStatus, Page, ScraperError
+from .identity import article_key, check_http_url
+from .models import Article, Page, ScraperError
 from .schedule import DEFAULT_SCHEDULE
 from .robots import Robots
 from .sites import Site, site_for
@@ -58,12 +57,8 @@ class Outcome:
 
 
 def check_url(url: str) -> str:
-    """The URL stripped, or BadURL when it is not an absolute http(s) URL with a host."""
-    url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise BadURL(f"not an http(s) URL: {url!r}", url=url)
-    return url
+    """The URL stripped, or BadURL when it is not an absolute http(s) URL with a valid host."""
+    return check_http_url(url)
 
 
 def now() -> str:
@@ -100,6 +95,15 @@ async def archive_url(
     """
     started, clock = now(), time.monotonic()
     page: Page | None = None
+
+    def fetch_row(**fields: Any) -> dict[str, Any]:
+        """The ``fetches`` row of this attempt; stored with the article change it goes with."""
+        return {"url": url, "started_at": started,
+                "elapsed_ms": round((time.monotonic() - clock) * 1000),
+                "status": page.status if page else None,
+                "attempts": page.attempts if page else None,
+                "final_url": page.final_url if page else None, **fields}
+
     try:
         url = check_url(url)
         site = site or site_for(url)
@@ -111,35 +115,28 @@ async def archive_url(
                            total_timeout=total_timeout)
         raw_hash = hashlib.sha256(page.raw).hexdigest() if page.raw else None
         if known and (page.not_modified or (raw_hash and raw_hash == known.get("raw_hash"))):
-            archive.mark_checked(known["article_key"], etag=page.etag,
-                                 last_modified=page.last_modified, schedule=schedule)
             outcome = "not_modified" if page.not_modified else "unchanged"
-            result = Outcome(url, outcome, status=page.status, article_id=known["id"])
-        else:
-            article = await extractor(page.html, page.final_url, site)
-            key = article_key(site, page.final_url, article.canonical_url)
-            saved = archive.save(article, page, site_name=site.name, key=key, fetched_at=started,
-                                 raw_hash=raw_hash, schedule=schedule)
-            result = Outcome(url, saved.outcome, version=saved.version, status=page.status,
-                             article_id=saved.article_id)
+            archive.mark_checked(known["article_key"], etag=page.etag,
+                                 last_modified=page.last_modified, schedule=schedule,
+                                 fetch=fetch_row(outcome=outcome))
+            return Outcome(url, outcome, status=page.status, article_id=known["id"])
+        article = await extractor(page.html, page.final_url, site)
+        key = article_key(site, page.final_url, article.canonical_url)
+        saved = archive.save(article, page, site_name=site.name, key=key, fetched_at=started,
+                             raw_hash=raw_hash, schedule=schedule, fetch=fetch_row())
+        return Outcome(url, saved.outcome, version=saved.version, status=page.status,
+                       article_id=saved.article_id)
     except ScraperError as err:
         status = getattr(err, "status", None) or (page.status if page else None)
         # one line, whatever the layer below put in its message (fetches.error, the CLI)
         result = Outcome(url, err.outcome, status=status, error=" ".join(str(err).split()),
                          attempts=getattr(err, "attempts", None) or None)
-        if isinstance(err, HTTPStatus) and err.gone and site is not None:
-            key = known["article_key"] if known else article_key(site, url, None)
-            archive.mark_checked(key, state="gone")
-    archive.record_fetch(
-        url,
-        started_at=started,
-        elapsed_ms=round((time.monotonic() - clock) * 1000),
-        status=result.status,
-        outcome=result.outcome,
-        error=result.error,
-        article_id=result.article_id,
-        version=result.version if result.outcome == "new_version" else None,
-        attempts=page.attempts if page else result.attempts,
-        final_url=page.final_url if page else None,
-    )
+    row = fetch_row(outcome=result.outcome, error=result.error, status=result.status)
+    if page is None:
+        row["attempts"] = result.attempts
+    if result.outcome == "gone" and site is not None:
+        key = known["article_key"] if known else article_key(site, url, None)
+        archive.mark_checked(key, state="gone", fetch=row)
+    else:
+        archive.record_fetch(**row)
     return result

@@ -44,6 +44,8 @@ OUTCOMES = frozenset({
     "new_version", "unchanged", "not_modified", "gone", "blocked", "no_article", "error",
 })
 STATES = frozenset({"active", "gone"})
+FETCH_COLUMNS = ("url", "started_at", "elapsed_ms", "status", "outcome", "error", "attempts",
+                 "final_url", "article_id", "version")
 CRAWL_COUNTS = ("discovered", "checked", *sorted(OUTCOMES), "skipped")
 Schedule = tuple[tuple[timedelta, timedelta], ...]
 
@@ -356,11 +358,14 @@ class Archive:
 
     def save(self, article: Article, page: Page, *, site_name: str, key: str,
              fetched_at: str | None = None, raw_hash: str | None = None,
-             schedule: Schedule = DEFAULT_SCHEDULE) -> SaveResult:
+             schedule: Schedule = DEFAULT_SCHEDULE,
+             fetch: dict[str, Any] | None = None) -> SaveResult:
         """Record a check of the article; store a version if its content hash changed.
 
         ``raw_hash`` (sha256 of the fetched bytes) lets the next check skip extraction when
-        the bytes are the same; ``schedule`` sets the article's next check.
+        the bytes are the same; ``schedule`` sets the article's next check. ``fetch`` (the
+        columns of a ``fetches`` row but outcome, article and version) is logged in the same
+        transaction, so a crash never keeps a version without its fetch or the reverse.
         """
         if not article.text.strip():
             # An error page or teaser extracts to nothing: it must never become a version.
@@ -411,28 +416,40 @@ class Archive:
                 [canonical, now, changed, now, page.etag, page.last_modified, raw_hash,
                  article_id])
             self._schedule(conn, article_id, now, schedule)
-        return SaveResult("new_version" if changed else "unchanged", article_id, number)
+            outcome: Literal["new_version", "unchanged"] = (
+                "new_version" if changed else "unchanged")
+            if fetch is not None:
+                self._insert_fetch({**fetch, "outcome": outcome, "article_id": article_id,
+                                    "version": number if changed else None})
+        return SaveResult(outcome, article_id, number)
 
     def record_fetch(self, url: str, *, started_at: str, elapsed_ms: int, status: int | None,
                      outcome: str, error: str | None = None, article_id: int | None = None,
                      version: int | None = None, attempts: int | None = None,
                      final_url: str | None = None) -> None:
         """Log one fetch attempt, whatever its outcome."""
-        if outcome not in OUTCOMES:
-            raise ValueError(f"unknown fetch outcome {outcome!r} (known: {sorted(OUTCOMES)})")
         with self._write():
-            self.db.table("fetches").insert({
+            self._insert_fetch({
                 "url": url, "started_at": started_at, "elapsed_ms": elapsed_ms,
                 "status": status, "outcome": outcome, "error": error, "attempts": attempts,
                 "final_url": final_url, "article_id": article_id, "version": version,
             })
 
+    def _insert_fetch(self, row: dict[str, Any]) -> None:
+        if row.get("outcome") not in OUTCOMES:
+            raise ValueError(f"unknown fetch outcome {row.get('outcome')!r} "
+                             f"(known: {sorted(OUTCOMES)})")
+        self.db.table("fetches").insert({c: row.get(c) for c in FETCH_COLUMNS})
+
     def mark_checked(self, key: str, *, state: str | None = None, etag: str | None = None,
                      last_modified: str | None = None, checked_at: str | None = None,
-                     schedule: Schedule = DEFAULT_SCHEDULE) -> None:
-        """Record a check that stored nothing (304, same bytes, 404/410); no-op when unknown.
+                     schedule: Schedule = DEFAULT_SCHEDULE,
+                     fetch: dict[str, Any] | None = None) -> None:
+        """Record a check that stored nothing (304, same bytes, 404/410).
 
-        A gone article is never scheduled again; others get their next check.
+        A gone article is never scheduled again; others get their next check. An unknown
+        key changes no article, but ``fetch`` (a ``fetches`` row, outcome included) is
+        logged in the same transaction either way.
         """
         if state is not None and state not in STATES:
             raise ValueError(f"unknown article state {state!r} (known: {sorted(STATES)})")
@@ -451,6 +468,8 @@ class Archive:
                     conn.execute("UPDATE articles SET next_check = NULL WHERE id = ?", [row[0]])
                 else:
                     self._schedule(conn, row[0], now, schedule)
+            if fetch is not None:
+                self._insert_fetch({**fetch, "article_id": row[0] if row else None})
 
     @staticmethod
     def _schedule(conn: sqlite3.Connection, article_id: int, now: str,
