@@ -94,7 +94,8 @@ _CRAWL_COLUMNS = {
     "started_at": "When the crawl started" + UTC,
     "finished_at": "When it ended" + UTC + "; empty while it runs or if it died.",
     "sites": "The sites crawled, as a JSON list.",
-    "status": "running, finished, timed_out (stopped by --max-time) or failed.",
+    "status": "running, finished, timed_out (stopped by --max-time), failed, or interrupted"
+              " (killed before it could finish; marked by the next crawl).",
     "discovered": "New article URLs found in feeds and sitemaps.",
     "checked": "Pages fetched.",
     **{outcome: f"Fetches whose outcome was {outcome}." for outcome in (
