@@ -13,6 +13,10 @@ FeedError before any parser sees it, so a "billion laughs" or an external entity
 resolution, DTD loading and network access off, as a second line. Inputs are capped at
 MAX_BYTES once decompressed (a gzip bomb is refused), and a feed is cut to FEED_MAX_ITEMS
 items before feedparser sees it: feedparser spends about half a millisecond per item.
+Parsing time is bounded by element counts too, as a flood of empty or nested elements
+costs as much as items: a feed with over FEED_MAX_ELEMENTS elements in its kept items
+(feedparser: ~70 µs each), or a sitemap with over SITEMAP_MAX_ELEMENTS, is refused.
+Fetching is bounded by ``total_timeout``, as in ``scraper.fetch`` (a drip never ends).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import io
 import itertools
 import logging
 import re
+import time
 import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Iterable
@@ -45,13 +50,18 @@ from .models import BadURL, Blocked, FetchError, HTTPStatus, Network, ScraperErr
 from .robots import Robots
 from .sites import Site
 
-__all__ = ["FEED_MAX_ITEMS", "MAX_BYTES", "FeedError", "Link", "Sitemap", "discover",
-           "fetch_xml", "links_from_feed", "links_from_robots", "links_from_sitemap", "select"]
+__all__ = ["FEED_MAX_ELEMENTS", "FEED_MAX_ITEMS", "MAX_BYTES", "SITEMAP_MAX_ELEMENTS",
+           "FeedError", "Link", "Sitemap", "discover", "fetch_xml", "links_from_feed",
+           "links_from_robots", "links_from_sitemap", "select"]
 
 log = logging.getLogger(__name__)
 
 MAX_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit (uncompressed); feeds get the same cap
 FEED_MAX_ITEMS = 1000  # real feeds carry tens to hundreds; 1000 items cost feedparser ~0.5 s
+# real feeds have 5 to 30 elements per item: 1000 rich items fit; feedparser needs ~7 s for these
+FEED_MAX_ELEMENTS = 100_000
+# 50,000 URLs with image and news tags are up to ~1,000,000 elements; 2,000,000 take ~7 s
+SITEMAP_MAX_ELEMENTS = 2_000_000
 # Entities can only be declared in a DTD internal subset, "<!DOCTYPE x [ ... ]>": refusing
 # either marker refuses every declaration (internal, external, parameter). A DOCTYPE with no
 # subset (Netscape's RSS 0.91 one) declares nothing and is accepted.
@@ -65,6 +75,7 @@ _DECLARED_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?\bencoding\s*=\s*)["'][^"']
 _ITEM_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]")
 _ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>")
 _SITEMAP_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:urlset|sitemapindex)\s*>")
+_CDATA = re.compile(rb"<!\[CDATA\[.*?\]\]>", re.DOTALL)
 _RAW_AMP = re.compile(rb"&(?!#\d+;|#x[0-9a-fA-F]+;|[A-Za-z][\w.-]*;)")
 _TAG = re.compile(r"<[^>]*>")
 _SAFE_XML = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False}
@@ -103,6 +114,9 @@ def links_from_feed(data: bytes, base_url: str = "", *,
                     max_links: int = FEED_MAX_ITEMS) -> list[Link]:
     """The entries of an RSS 2.0, RSS 1.0/RDF or Atom feed that have a web URL, in feed order."""
     data = _cap_items(_prepare(data, base_url), max_links)
+    if (elements := _count_elements(data)) > FEED_MAX_ELEMENTS:
+        raise FeedError(f"{elements} XML elements in the feed, over the {FEED_MAX_ELEMENTS} "
+                        f"cap (a flood or nesting attack?): {base_url or 'document'}")
     parsed = feedparser.parse(
         io.BytesIO(data),  # never bare bytes: feedparser would first try to open() them as a path
         response_headers={"content-type": "application/xml", "content-location": base_url},
@@ -131,6 +145,7 @@ def links_from_sitemap(data: bytes, base_url: str = "", *, max_links: int = 50_0
     links: list[Link] = []
     children: list[str] = []
     root = ""
+    elements = 0
     # A raw "&" in a URL is the commonest fault of hand-made sitemaps: escape it, and let
     # recover mode read past the rest (a truncated file keeps its complete entries).
     events = etree.iterparse(io.BytesIO(_RAW_AMP.sub(b"&amp;", data)), events=("start", "end"),
@@ -138,6 +153,9 @@ def links_from_sitemap(data: bytes, base_url: str = "", *, max_links: int = 50_0
     try:
         for event, element in events:
             name = _local(element.tag)
+            if event == "start" and (elements := elements + 1) > SITEMAP_MAX_ELEMENTS:
+                raise FeedError(f"over {SITEMAP_MAX_ELEMENTS} XML elements in the sitemap "
+                                f"(a flood attack?): {where}")
             if not root:
                 root = name
                 if name in _FEED_ROOTS:
@@ -205,8 +223,11 @@ async def fetch_xml(client: httpx.AsyncClient, url: str, *, robots: Robots | Non
                     max_bytes: int = MAX_BYTES,
                     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                     attempts: int = 4, user_agent: str | None = None,
-                    max_redirects: int = 10) -> bytes:
-    """The raw body of a feed or sitemap, fetched with fetch()'s retries, checks and caps."""
+                    max_redirects: int = 10, total_timeout: float | None = 120.0) -> bytes:
+    """The raw body of a feed or sitemap, fetched with fetch()'s retries, checks and caps.
+
+    ``total_timeout`` bounds the network time of all attempts together, as in fetch().
+    """
     agent = user_agent or client.headers.get("User-Agent") or _fetch.DEFAULT_USER_AGENT
     # Accept-Encoding pinned as fetch() does: _Body inflates exactly these, under the cap
     headers = {"User-Agent": agent, "Accept-Encoding": _fetch.ACCEPT_ENCODING}
@@ -223,10 +244,21 @@ async def fetch_xml(client: httpx.AsyncClient, url: str, *, robots: Robots | Non
         retry=tenacity.retry_if_exception_type(_fetch._Retry),
         before_sleep=lambda state: log.info("retrying %s: %s", url, state.outcome and
                                             state.outcome.exception()))
+    spent = 0.0  # network seconds of the attempts so far, against total_timeout
     try:
         async for attempt in retrying:
             with attempt:
-                return await _get(client, url, headers, robots, agent, max_bytes, max_redirects)
+                began = time.monotonic()
+                left = None if total_timeout is None else max(0.0, total_timeout - spent)
+                try:
+                    async with asyncio.timeout(left):
+                        return await _get(client, url, headers, robots, agent, max_bytes,
+                                          max_redirects)
+                except TimeoutError as exc:  # ours: httpx's timeouts are TransportErrors
+                    msg = f"no complete response within {total_timeout:g}s (slow drip?): {url}"
+                    raise Network(msg, url=url) from exc
+                finally:
+                    spent += time.monotonic() - began
     except _fetch._Retry as last:  # retries exhausted: the caller sees our error, not tenacity's
         last.error.args = (f"{last.error} (after {attempts} attempts)",)
         last.error.attempts = attempts
@@ -236,7 +268,8 @@ async def fetch_xml(client: httpx.AsyncClient, url: str, *, robots: Robots | Non
 
 async def discover(client: httpx.AsyncClient, site: Site, *, robots: Robots | None,
                    max_sitemaps: int = 50, max_links: int = 20_000,
-                   sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> list[Link]:
+                   sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                   total_timeout: float | None = 120.0) -> list[Link]:
     """The site's article links from its feeds and sitemaps now: de-duplicated, newest first.
 
     Feeds first (the freshest), then sitemaps breadth-first, an index's children newest-named
@@ -251,7 +284,8 @@ async def discover(client: httpx.AsyncClient, site: Site, *, robots: Robots | No
     async def read(url: str) -> bytes:
         nonlocal tried
         tried += 1
-        return await fetch_xml(client, url, robots=robots, sleep=sleep, user_agent=site.user_agent)
+        return await fetch_xml(client, url, robots=robots, sleep=sleep, user_agent=site.user_agent,
+                               total_timeout=total_timeout)
 
     for url in site.feeds:
         if len(found) >= max_links:
@@ -361,6 +395,12 @@ def _prepare(data: bytes, where: str) -> bytes:
     if _ENTITY.search(data) or _DTD_SUBSET.search(data):
         raise FeedError(f"entity declarations are refused, never expanded: {where}")
     return data
+
+
+def _count_elements(data: bytes) -> int:
+    """About how many elements the XML has: its start tags, CDATA sections left out."""
+    data = _CDATA.sub(b"", data)
+    return data.count(b"<") - data.count(b"</") - data.count(b"<!") - data.count(b"<?")
 
 
 def _cap_items(data: bytes, limit: int) -> bytes:

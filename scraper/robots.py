@@ -7,7 +7,8 @@
 
 What an unusable robots.txt means (RFC 9309 section 2.3.1):
 
-- 2xx: the rules apply (the body is cut at ``max_bytes``, as Google does at 500 KiB).
+- 2xx: the rules apply (the body is cut at ``max_bytes``, as Google does at 500 KiB; a
+  gzip body is inflated only that far, so a gzip bomb costs no more).
 - 4xx, including 401/403: there are no rules, every URL is allowed (as the RFC says).
 - 5xx, a network error, or no complete robots.txt within ``timeout`` seconds (a server
   that drips it byte by byte): also allowed. The RFC asks crawlers to assume "disallow all"
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 
 import httpx
 from protego import Protego
@@ -87,13 +89,17 @@ class Robots:
                         "robots.txt %s: HTTP %d, allowing all", robots_url, response.status_code
                     )
                     return None
+                # raw bytes, inflated by hand: httpx inflates a whole network chunk at once,
+                # and 64 KiB of gzip can hold 64 MiB
+                inflate = _inflater(response.headers.get("Content-Encoding", ""))
                 body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
+                async for chunk in response.aiter_raw():
+                    room = self.max_bytes - len(body)  # > 0: we stop once it is full
+                    body += inflate.decompress(chunk, room) if inflate else chunk
                     if len(body) >= self.max_bytes:  # parse what fits, ignore the rest
                         break
-        except httpx.HTTPError as exc:
-            log.info("robots.txt %s unreachable (%s), allowing all", robots_url, exc)
+        except (httpx.HTTPError, zlib.error, ValueError) as exc:
+            log.info("robots.txt %s unreachable or unreadable (%s), allowing all", robots_url, exc)
             return None
         except TimeoutError:
             log.info("robots.txt %s not read within %gs, allowing all", robots_url, self.timeout)
@@ -104,6 +110,21 @@ class Robots:
         except Exception as exc:  # noqa: BLE001 -- a weird robots.txt must not stop a crawl
             log.info("robots.txt %s unparsable (%s), allowing all", robots_url, exc)
             return None
+
+
+def _inflater(content_encoding: str) -> zlib._Decompress | None:
+    """A zlib decompressor for a gzip or deflate body; None for identity.
+
+    ValueError for a coding we never asked for (we send ``Accept-Encoding: gzip, deflate``).
+    """
+    coding = content_encoding.strip().lower()
+    if coding in ("", "identity"):
+        return None
+    if coding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if coding == "deflate":
+        return zlib.decompressobj(32 + zlib.MAX_WBITS)  # zlib or gzip header, detected
+    raise ValueError(f"unsupported Content-Encoding {content_encoding!r}")
 
 
 def _origin(url: str) -> str:
