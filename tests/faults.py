@@ -8,25 +8,62 @@
 Every builder returns a ``server.Response`` (or a tuple of them, to splat into ``route``).
 The pages are fixture files in tests/fixtures/faults/, written by the team. Handlers that
 wait (a stall, a drip) wait on the server's ``stopping`` event, so none outlives its test.
+
+``archive(server, path, db)`` runs one URL through ``archive_url`` (with a ``FakeSleep``,
+under a hang guard) and reads back its ``fetches`` row; ``check`` asserts on the result.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import re
+import sqlite3
 import threading
+import time
+import tracemalloc
 import zlib
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
-from server import Response
+from server import Response, TestServer
+
+from scraper.fetch import make_client
+from scraper.pipeline import Outcome, archive_url
+from scraper.robots import Robots
+from scraper.store import Archive
 
 __all__ = [
-    "FIXTURES", "Sent", "drip", "empty", "failing", "fixture", "gzip_bomb", "huge_body",
-    "mislabelled", "page", "stalled", "throttled", "truncated_gzip", "typed",
+    "FIXTURES",
+    "SECONDS",
+    "Archived",
+    "FakeSleep",
+    "MiB",
+    "Sent",
+    "archive",
+    "check",
+    "drip",
+    "empty",
+    "failing",
+    "fixture",
+    "gzip_bomb",
+    "huge_body",
+    "mislabelled",
+    "page",
+    "stalled",
+    "stored_text",
+    "throttled",
+    "truncated_gzip",
+    "typed",
 ]
 
 FIXTURES = Path(__file__).parent / "fixtures" / "faults"
 HTML = {"Content-Type": "text/html; charset=utf-8"}
+MiB = 1 << 20
+SECONDS = 10  # wall-clock bound for every fault: generous, since most take well under 1 s
+HANG = 30  # a fault that hangs fails its test here instead of hanging the suite
 _CHUNK = 64 * 1024
 
 
@@ -151,6 +188,82 @@ def mislabelled(text: str, encoding: str, declared: str) -> Response:
 def empty() -> Response:
     """200 OK, text/html, and not one byte of body."""
     return Response(200, b"", HTML)
+
+
+# --- running a URL through the pipeline ------------------------------------------------------
+
+
+class FakeSleep:
+    """Stands in for asyncio.sleep: records each wait, never waits."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@dataclass
+class Archived:
+    """What one ``archive_url`` call did: its outcome, its fetches row, what it cost."""
+
+    outcome: Outcome
+    row: dict[str, Any]  # the fetches row it recorded
+    versions: int  # versions in the whole archive afterwards
+    waits: list[float]
+    seconds: float
+    peak: int  # tracemalloc's peak in bytes (0 unless measured)
+
+
+def archive(server: TestServer, path: str, db: Path, *, read_timeout: float = 5,
+            total_timeout: float = 120, robots: Robots | None = None,
+            measure_memory: bool = False) -> Archived:
+    """Archive ``path`` on ``server`` into ``db`` and read back what was recorded."""
+    sleep = FakeSleep()
+
+    async def go(store: Archive) -> Outcome:
+        async with make_client(read_timeout=read_timeout) as client:
+            async with asyncio.timeout(HANG):
+                return await archive_url(client, store, server.url(path), robots=robots,
+                                         sleep=sleep, total_timeout=total_timeout)
+
+    with Archive(db) as store:
+        if measure_memory:
+            tracemalloc.start()
+        started = time.monotonic()
+        try:
+            outcome = asyncio.run(go(store))
+            peak = tracemalloc.get_traced_memory()[1] if measure_memory else 0
+        finally:
+            if measure_memory:
+                tracemalloc.stop()
+        seconds = time.monotonic() - started
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        row = dict(conn.execute("SELECT * FROM fetches ORDER BY id DESC LIMIT 1").fetchone())
+        versions = conn.execute("SELECT count(*) FROM versions").fetchone()[0]
+    return Archived(outcome, row, versions, sleep.waits, seconds, peak)
+
+
+def check(done: Archived, *, outcome: str, status: int | None, attempts: int,
+          error: str | None = None, versions: int = 0) -> None:
+    """The fetches row and the Outcome agree and say what the fault should give."""
+    row = done.row
+    assert (row["outcome"], row["status"], row["attempts"]) == (outcome, status, attempts), row
+    assert done.outcome.outcome == outcome and done.outcome.error == row["error"]
+    if error is None:
+        assert row["error"] is None
+    else:
+        assert row["error"] and "\n" not in row["error"], row["error"]
+        assert re.search(error, row["error"]), row["error"]
+    assert done.versions == versions
+    assert done.seconds < SECONDS, f"took {done.seconds:.1f}s"
+
+
+def stored_text(db: Path) -> str:
+    """The text of the newest version in the archive."""
+    with sqlite3.connect(db) as conn:
+        return str(conn.execute("SELECT text FROM versions ORDER BY id DESC").fetchone()[0])
 
 
 def _headers(req: BaseHTTPRequestHandler, length: int | None) -> None:
