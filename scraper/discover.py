@@ -28,7 +28,6 @@ import io
 import itertools
 import logging
 import re
-import time
 import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Iterable
@@ -40,13 +39,10 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 import feedparser
 import httpx
-import tenacity
 from lxml import etree
 
-# fetch() accepts HTML only; until it takes the accepted types as a parameter, fetch_xml
-# borrows its private pieces (the capped, bomb-safe body reader, redirect and Retry-After).
-from . import fetch as _fetch
-from .models import BadURL, Blocked, FetchError, HTTPStatus, Network, ScraperError
+from .fetch import DEFAULT_USER_AGENT, Accept, fetch
+from .models import ScraperError
 from .robots import Robots
 from .sites import Site
 
@@ -80,7 +76,10 @@ _RAW_AMP = re.compile(rb"&(?!#\d+;|#x[0-9a-fA-F]+;|[A-Za-z][\w.-]*;)")
 _TAG = re.compile(r"<[^>]*>")
 _SAFE_XML = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False}
 _FEED_ROOTS = ("rss", "feed", "RDF")  # sitemaps.org accepts RSS and Atom feeds as sitemaps
-_NOT_FEEDS = ("image/", "audio/", "video/", "font/", "application/pdf", "application/json")
+# feeds come as every kind of XML, text/plain, text/html, gzip or octet-stream: refuse only
+# what is surely something else, before downloading it
+FEEDS = Accept("a feed or sitemap", refused=("image/", "audio/", "video/", "font/",
+                                             "application/pdf", "application/json"))
 
 
 class FeedError(ScraperError):
@@ -224,46 +223,11 @@ async def fetch_xml(client: httpx.AsyncClient, url: str, *, robots: Robots | Non
                     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                     attempts: int = 4, user_agent: str | None = None,
                     max_redirects: int = 10, total_timeout: float | None = 120.0) -> bytes:
-    """The raw body of a feed or sitemap, fetched with fetch()'s retries, checks and caps.
-
-    ``total_timeout`` bounds the network time of all attempts together, as in fetch().
-    """
-    agent = user_agent or client.headers.get("User-Agent") or _fetch.DEFAULT_USER_AGENT
-    # Accept-Encoding pinned as fetch() does: _Body inflates exactly these, under the cap
-    headers = {"User-Agent": agent, "Accept-Encoding": _fetch.ACCEPT_ENCODING}
-    backoff = tenacity.wait_exponential_jitter(initial=1, max=30)
-
-    def wait(state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _fetch._Retry) and exc.retry_after is not None:
-            return min(exc.retry_after, 120.0)
-        return backoff(state)
-
-    retrying = tenacity.AsyncRetrying(
-        stop=tenacity.stop_after_attempt(attempts), wait=wait, sleep=sleep, reraise=True,
-        retry=tenacity.retry_if_exception_type(_fetch._Retry),
-        before_sleep=lambda state: log.info("retrying %s: %s", url, state.outcome and
-                                            state.outcome.exception()))
-    spent = 0.0  # network seconds of the attempts so far, against total_timeout
-    try:
-        async for attempt in retrying:
-            with attempt:
-                began = time.monotonic()
-                left = None if total_timeout is None else max(0.0, total_timeout - spent)
-                try:
-                    async with asyncio.timeout(left):
-                        return await _get(client, url, headers, robots, agent, max_bytes,
-                                          max_redirects)
-                except TimeoutError as exc:  # ours: httpx's timeouts are TransportErrors
-                    msg = f"no complete response within {total_timeout:g}s (slow drip?): {url}"
-                    raise Network(msg, url=url) from exc
-                finally:
-                    spent += time.monotonic() - began
-    except _fetch._Retry as last:  # retries exhausted: the caller sees our error, not tenacity's
-        last.error.args = (f"{last.error} (after {attempts} attempts)",)
-        last.error.attempts = attempts
-        raise last.error from last.error.__cause__
-    raise AssertionError("unreachable: tenacity either returned or raised")
+    """The raw body of a feed or sitemap, fetched with fetch()'s retries, checks and caps."""
+    page = await fetch(client, url, robots=robots, max_bytes=max_bytes, sleep=sleep,
+                       attempts=attempts, user_agent=user_agent, max_redirects=max_redirects,
+                       total_timeout=total_timeout, accept=FEEDS)
+    return page.raw
 
 
 async def discover(client: httpx.AsyncClient, site: Site, *, robots: Robots | None,
@@ -319,49 +283,12 @@ async def discover(client: httpx.AsyncClient, site: Site, *, robots: Robots | No
     return select(found, site)[:max_links]
 
 
-async def _get(client: httpx.AsyncClient, url: str, headers: dict[str, str],
-               robots: Robots | None, agent: str, max_bytes: int, max_redirects: int) -> bytes:
-    """One attempt: request ``url`` and each redirect hop, checking every one."""
-    current, hops = url, 0
-    while True:
-        if not _fetch._is_web_url(current):
-            raise BadURL(f"not an http(s) URL with a host: {current}", url=current)
-        if robots is not None and not await robots.allowed(client, current, agent):
-            raise Blocked(f"robots.txt disallows {current}", url=current)
-        try:
-            async with client.stream("GET", current, headers=headers) as response:
-                status, h = response.status_code, response.headers
-                if status in _fetch.REDIRECT_CODES and h.get("Location"):
-                    if (hops := hops + 1) > max_redirects:
-                        msg = f"more than {max_redirects} redirects (loop?) from {url}"
-                        raise FetchError(msg, url=url, status=status)
-                    current = _fetch._join(response.url, h["Location"], current)
-                    continue
-                error = HTTPStatus(f"HTTP {status} from {current}", url=current, status=status)
-                if status == 429 or status >= 500:
-                    raise _fetch._Retry(error, _fetch._retry_after(h.get("Retry-After")))
-                if not 200 <= status < 300:
-                    raise error
-                mime = h.get("Content-Type", "").split(";")[0].strip().lower()
-                if mime.startswith(_NOT_FEEDS):  # refused before downloading a video
-                    raise FeedError(f"content type {mime} is not a feed or sitemap: {current}")
-                body = _fetch._Body(current, h.get("Content-Encoding", ""), max_bytes)
-                async for chunk in response.aiter_raw():
-                    body.feed(chunk)
-                return body.finish()
-        except httpx.TransportError as exc:
-            reason = str(exc) or type(exc).__name__
-            raise _fetch._Retry(Network(f"{reason} fetching {current}", url=current)) from exc
-        except Network as exc:  # a corrupt or truncated body: retried like a reset
-            raise _fetch._Retry(exc) from exc
-
-
 async def _robots_sitemaps(client: httpx.AsyncClient, site: Site,
                            robots: Robots | None) -> list[str]:
     """The ``Sitemap:`` URLs in robots.txt on the site's hosts (its feeds' and its domains')."""
     if robots is None:
         return []
-    agent = site.user_agent or client.headers.get("User-Agent") or _fetch.DEFAULT_USER_AGENT
+    agent = site.user_agent or client.headers.get("User-Agent") or DEFAULT_USER_AGENT
     homes = [f"{p.scheme}://{p.netloc}/" for p in map(urlsplit, site.feeds)]
     found: list[str] = []
     for home in dict.fromkeys(homes + [f"https://{domain}/" for domain in site.domains]):

@@ -22,7 +22,7 @@ import re
 import time
 import zlib
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -36,7 +36,9 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from .models import BadURL, Blocked, FetchError, HTTPStatus, Network, NotHTML, Page, TooLarge
+from .models import (
+    BadURL, Blocked, FetchError, HTTPStatus, Network, NotHTML, Page, TooLarge, WrongType,
+)
 from .robots import Robots
 
 __all__ = ["DEFAULT_USER_AGENT", "decode_html", "fetch", "make_client"]
@@ -47,6 +49,24 @@ DEFAULT_USER_AGENT = (
     "news-scraper/0.1 (+https://github.com/news-scraper/news-scraper; archiving news edits)"
 )
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+@dataclass(frozen=True)
+class Accept:
+    """The content types a fetch takes: exactly ``types``, or (empty) all but ``refused``.
+
+    A refused type fails on its headers, before its body is downloaded.
+    """
+
+    name: str
+    types: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()  # prefixes
+
+    def allows(self, mime: str) -> bool:
+        return mime in self.types if self.types else not mime.startswith(self.refused)
+
+
+HTML = Accept("HTML", HTML_TYPES)
 REDIRECT_CODES = (301, 302, 303, 307, 308)
 # We decompress by hand (see _Body), so we advertise exactly what we can decode; pinned
 # so that installing brotli or zstandard later cannot make httpx offer more.
@@ -100,15 +120,19 @@ async def fetch(
     user_agent: str | None = None,
     max_redirects: int = 10,
     total_timeout: float | None = 120.0,
+    accept: Accept = HTML,
 ) -> Page:
-    """Fetch ``url`` (retrying, following redirects, under a size cap) into a decoded Page.
+    """Fetch ``url`` (retrying, following redirects, under a size cap) into a Page.
 
     ``total_timeout`` caps the seconds spent on the network over every attempt (redirect
     hops, headers and bodies; not the waits between attempts). Running out is a Network
-    error that is not retried: no time is left for another attempt.
+    error that is not retried: no time is left for another attempt. With ``accept=HTML``
+    (pages) the body is decoded into ``Page.html``; for other types only ``Page.raw`` is
+    filled (feeds and sitemaps are parsed from bytes).
     """
     agent = user_agent or client.headers.get("User-Agent") or DEFAULT_USER_AGENT
-    headers = {"User-Agent": agent}
+    # Accept-Encoding pinned whatever the client: _Body inflates exactly these, under the cap
+    headers = {"User-Agent": agent, "Accept-Encoding": ACCEPT_ENCODING}
     # sent on every hop: the validators we stored came from the final URL of a past fetch
     if etag:
         headers["If-None-Match"] = etag
@@ -147,7 +171,8 @@ async def fetch(
                 try:
                     async with asyncio.timeout(left):
                         page = await _follow(
-                            client, url, headers, max_bytes, robots, agent, max_redirects
+                            client, url, headers, max_bytes, robots, agent, max_redirects,
+                            accept,
                         )
                 except TimeoutError as exc:  # ours: httpx's timeouts are TransportErrors
                     msg = f"no complete response within {total_timeout:g}s (slow drip?): {url}"
@@ -175,6 +200,7 @@ async def _follow(
     robots: Robots | None,
     agent: str,
     max_redirects: int,
+    accept: Accept,
 ) -> Page:
     """One attempt: request ``url`` and each redirect hop, checking every one."""
     if not _is_web_url(url):
@@ -198,7 +224,8 @@ async def _follow(
                     redirects.append(current)
                     current = target
                     continue
-                return await _read(response, url, current, tuple(redirects), max_bytes)
+                return await _read(response, url, current, tuple(redirects), max_bytes,
+                                   accept)
         except httpx.TransportError as exc:
             reason = str(exc) or type(exc).__name__
             raise _Retry(Network(f"{reason} fetching {current}", url=current)) from exc
@@ -212,6 +239,7 @@ async def _read(
     final_url: str,
     redirects: tuple[str, ...],
     max_bytes: int,
+    accept: Accept,
 ) -> Page:
     """Turn a non-redirect response into a Page, or raise the matching error."""
     status = response.status_code
@@ -228,8 +256,10 @@ async def _read(
         raise HTTPStatus(f"HTTP {status} from {final_url}", url=final_url, status=status)
     content_type = h.get("Content-Type", "")
     mime = content_type.split(";")[0].strip().lower()
-    if mime and mime not in HTML_TYPES:  # refuse before downloading a PDF or a video
-        raise NotHTML(f"content type {mime} is not HTML: {final_url}", url=final_url, status=status)
+    if mime and not accept.allows(mime):  # refuse before downloading a PDF or a video
+        refused = NotHTML if accept is HTML else WrongType
+        msg = f"content type {mime} is not {accept.name}: {final_url}"
+        raise refused(msg, url=final_url, status=status)
     length = h.get("Content-Length", "")
     if length.isdigit() and int(length) > max_bytes:
         msg = f"Content-Length {length} exceeds the {max_bytes}-byte cap: {final_url}"
@@ -238,6 +268,10 @@ async def _read(
     async for chunk in response.aiter_raw():
         body.feed(chunk)
     raw = body.finish()
+    if accept is not HTML:
+        return Page(url=url, final_url=final_url, status=status, raw=raw,
+                    content_type=content_type, etag=etag, last_modified=last_modified,
+                    redirects=redirects)
     if not mime and not _LOOKS_HTML.search(raw[:1024]):
         msg = f"no content type and the body is not HTML: {final_url}"
         raise NotHTML(msg, url=final_url, status=status)

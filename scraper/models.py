@@ -12,7 +12,8 @@ The error tree (lower layers raise, ``scraper.cli`` turns them into one line)::
     │   ├── BadURL          not http(s), or no host: on the first request or a redirect
     │   ├── Blocked         robots.txt disallows the URL
     │   ├── HTTPStatus      a final non-2xx/304 status (``.status``; 404/410 are ``.gone``)
-    │   ├── NotHTML         the content type is not HTML
+    │   ├── WrongType       the content type is not one asked for
+    │   │   └── NotHTML     ... not HTML, for a page
     │   ├── TooLarge        the body is larger than the cap
     │   └── Network         connection error or timeout after the last retry
     ├── FeedError           a feed or sitemap refused or unreadable (scraper.discover)
@@ -75,7 +76,11 @@ class HTTPStatus(FetchError):
         return "gone" if self.gone else "error"
 
 
-class NotHTML(FetchError):
+class WrongType(FetchError):
+    """The response's content type is not one the caller accepts (HTML, or a feed)."""
+
+
+class NotHTML(WrongType):
     """The response is not an HTML document."""
 
 

@@ -36,7 +36,7 @@ from scraper.discover import (
     select,
 )
 from scraper.fetch import make_client
-from scraper.models import HTTPStatus
+from scraper.models import HTTPStatus, WrongType
 from scraper.robots import Robots
 from scraper.sites import Site, site_named
 from sites.themoscowtimes import TheMoscowTimes
@@ -567,7 +567,7 @@ def test_fetch_xml_refuses_a_non_feed_content_type(server: TestServer) -> None:
         async with make_client() as client:
             return await fetch_xml(client, server.url("/feed"), robots=None, sleep=FakeSleep())
 
-    with pytest.raises(FeedError, match="image/png"):
+    with pytest.raises(WrongType, match="image/png is not a feed or sitemap"):
         asyncio.run(go())
 
 
