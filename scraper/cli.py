@@ -134,7 +134,8 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
                 robots = None if ignore_robots else Robots()
                 results = []
                 for url in wanted:
-                    result = await archive_url(client, store, url, robots=robots, site=site)
+                    result = await archive_url(client, store, url, robots=robots, site=site,
+                                               user_agent=user_agent)
                     if not as_json:
                         line = f"{url}  {result.describe()}"
                         click.echo(line, err=not result.ok)
@@ -155,9 +156,12 @@ def _stdin_urls() -> list[str]:
 
 
 def _open(db: Path) -> Any:
+    """The archive, read-only; closed when the command ends."""
     from .store import Archive
 
-    return Archive(db, readonly=True)
+    archive = Archive(db, readonly=True)
+    click.get_current_context().call_on_close(archive.close)
+    return archive
 
 
 def _article(store: Any, url: str) -> dict[str, Any]:
@@ -201,7 +205,7 @@ def _crawl_sites(names: tuple[str, ...], configured: tuple[str, ...]) -> list[An
     chosen = names or configured
     if chosen:
         return [site_named(n) for n in dict.fromkeys(chosen)]
-    return [s for s in all_sites() if s.name != "generic"]
+    return list(all_sites())  # the generic adapter too: its articles are re-checked
 
 
 @cli.command()
@@ -324,15 +328,11 @@ def discover(site_name: str, db: Path, as_json: bool, config_path: Path | None,
 
     # Open the archive first: an unusable one fails before any request is made.
     store = _open(db) if db.exists() and not show_all else None
-    try:
-        links = asyncio.run(run())
-        if store is not None:
-            keys = {link.url: article_key(site, link.url, None) for link in links}
-            known = store.known(list(keys.values()), list(keys))
-            links = [l for l in links if l.url not in known and keys[l.url] not in known]
-    finally:
-        if store is not None:
-            store.close()
+    links = asyncio.run(run())
+    if store is not None:
+        keys = {link.url: article_key(site, link.url, None) for link in links}
+        known = store.known(list(keys.values()), list(keys))
+        links = [l for l in links if l.url not in known and keys[l.url] not in known]
     links = select(links, site, known=set(), max_age=None if show_all else settings.max_age,
                    now=datetime.now(timezone.utc))
     if as_json:

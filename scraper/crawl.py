@@ -49,6 +49,11 @@ REFUSAL_STREAK = 3
 # sitemaps read per site and run: an index's newest few children hold what is new; a
 # backfill of older months is a job for `scraper discover`, not for every cron run
 ROUTINE_SITEMAPS = 3
+# robots.txt Crawl-delay is honoured up to this: a day-long delay would hold the crawl lock
+# (and so every later cron run) for days
+MAX_CRAWL_DELAY = 60.0
+# the network budget of one page fetch, all attempts together (shortened near --max-time)
+FETCH_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -129,13 +134,18 @@ class HostGate:
         self.refusals = 0
         self.closed = False
 
-    async def enter(self, sleep: Callable[[float], Any]) -> None:
+    async def enter(self, sleep: Callable[[float], Any], deadline: float | None = None) -> bool:
+        """Wait for this host's turn; False (and no slot taken) if it comes after deadline."""
         await self.slots.acquire()
         async with self._turn:
             wait = self._next_start - time.monotonic()
+            if deadline is not None and time.monotonic() + max(wait, 0) >= deadline:
+                self.slots.release()
+                return False
             if wait > 0:
                 await sleep(wait)
             self._next_start = time.monotonic() + self.delay
+        return True
 
     def leave(self) -> None:
         self.slots.release()
@@ -236,12 +246,18 @@ async def run_crawl(
                 settings = config.for_site(job.site.name)
                 agent = settings.user_agent or job.site.user_agent or ua
                 await _apply_crawl_delay(client, robots, gate, job.url, agent, settings)
-                await gate.enter(sleep)
+                if not await gate.enter(sleep, deadline):
+                    report.status = "timed_out"
+                    report.counts["skipped"] += 1
+                    continue  # the rest of the queue is skipped at the top of the loop
+                # no fetch may outlast --max-time by more than its own network budget
+                budget = FETCH_TIMEOUT if deadline is None else max(
+                    1.0, min(FETCH_TIMEOUT, deadline - time.monotonic()))
                 try:
                     outcome = await archive_url(
                         client, archive, job.url, robots=robots, site=job.site, known=job.known,
                         extractor=extractor, schedule=settings.schedule, user_agent=agent,
-                        sleep=sleep)
+                        sleep=sleep, total_timeout=budget)
                 finally:
                     gate.leave()
                 gate.count(outcome)
@@ -256,11 +272,14 @@ async def run_crawl(
 
 async def _apply_crawl_delay(client: httpx.AsyncClient, robots: Robots, gate: HostGate,
                              url: str, agent: str, settings: SiteSettings) -> None:
-    """Stretch the host's delay to robots.txt's Crawl-delay when that is longer."""
+    """Stretch the host's delay to robots.txt's Crawl-delay when that is longer (capped)."""
     await robots.load(client, url, agent)
     wanted = robots.crawl_delay(url, agent)
+    if wanted and wanted > MAX_CRAWL_DELAY and gate.delay < MAX_CRAWL_DELAY:
+        log.warning("%s asks for a Crawl-delay of %gs; waiting %gs between requests",
+                    urlsplit(url).hostname, wanted, MAX_CRAWL_DELAY)
     if wanted and wanted > gate.delay:
-        gate.delay = max(settings.delay, wanted)
+        gate.delay = max(settings.delay, min(wanted, MAX_CRAWL_DELAY))
 
 
 async def _plan(client: httpx.AsyncClient, archive: Archive, config: Config, sites: list[Site],
@@ -271,17 +290,19 @@ async def _plan(client: httpx.AsyncClient, archive: Archive, config: Config, sit
     Discovery that has not finished by the deadline is cancelled: --max-time bounds it too.
     """
     now = datetime.now(timezone.utc)
+    # the generic adapter has nothing to discover; its articles are only re-checked
+    finders = [s for s in sites if s.feeds or s.sitemaps or s.domains]
     tasks = [asyncio.ensure_future(discover(client, site, robots=robots, sleep=sleep,
-                                            max_sitemaps=ROUTINE_SITEMAPS)) for site in sites]
+                                            max_sitemaps=ROUTINE_SITEMAPS)) for site in finders]
     timeout = max(0.0, deadline - time.monotonic()) if deadline else None
-    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    _, pending = await asyncio.wait(tasks, timeout=timeout) if tasks else (set(), set())
     for task in pending:
         task.cancel()
     if pending:
         report.status = "timed_out"
         await asyncio.gather(*pending, return_exceptions=True)
     jobs: list[Job] = []
-    for site, task in zip(sites, tasks):
+    for site, task in zip(finders, tasks):
         if task.cancelled():
             log.warning("discovery for %s did not finish within --max-time", site.name)
             continue

@@ -8,6 +8,7 @@ import re
 import unicodedata
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
 
 import trafilatura
 from cssselect import GenericTranslator
@@ -85,7 +86,7 @@ def extract(html: str, url: str, site: Site | None = None) -> Article:
         url=url,
         text=text,
         title=meta.get("title"),
-        canonical_url=meta.get("canonical_url"),
+        canonical_url=urljoin(url, meta["canonical_url"]) if meta.get("canonical_url") else None,
         site=site.name,
         authors=tuple(clean_authors(meta.get("authors") or ())),
         published=normalize_date(meta.get("published")),

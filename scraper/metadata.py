@@ -97,16 +97,16 @@ def _names(value: Any) -> list[str]:
     return [str(value)]
 
 
-def _first_str(value: Any) -> str | None:
+def first_str(value: Any) -> str | None:
     """The first string in a JSON-LD value (a string, a list, or an object with url/@id)."""
     if isinstance(value, list):
         for item in value:
-            found = _first_str(item)
+            found = first_str(item)
             if found:
                 return found
         return None
     if isinstance(value, dict):
-        return _first_str(value.get("url") or value.get("@id") or value.get("contentUrl"))
+        return first_str(value.get("url") or value.get("@id") or value.get("contentUrl"))
     if isinstance(value, str) and value.strip():
         return value.strip()
     return None
@@ -134,15 +134,15 @@ def head_metadata(tree: HTMLParser) -> dict[str, Any]:
                 return
 
     for art in ld:
-        put("title", _first_str(art.get("headline")), _first_str(art.get("name")))
+        put("title", first_str(art.get("headline")), first_str(art.get("name")))
         put("authors", _names(art.get("author")) or _names(art.get("creator")))
-        put("published", _first_str(art.get("datePublished")))
-        put("modified", _first_str(art.get("dateModified")))
-        put("description", _first_str(art.get("description")))
-        put("language", _first_str(art.get("inLanguage")))
-        put("image", _first_str(art.get("image")) or _first_str(art.get("thumbnailUrl")))
+        put("published", first_str(art.get("datePublished")))
+        put("modified", first_str(art.get("dateModified")))
+        put("description", first_str(art.get("description")))
+        put("language", first_str(art.get("inLanguage")))
+        put("image", first_str(art.get("image")) or first_str(art.get("thumbnailUrl")))
         put("tags", _keywords(art.get("keywords")))
-        put("canonical_url", _first_str(art.get("mainEntityOfPage")), _first_str(art.get("url")))
+        put("canonical_url", first_str(art.get("mainEntityOfPage")), first_str(art.get("url")))
         if art.get("isAccessibleForFree") in (False, "False", "false"):
             out["paywalled"] = True
 
@@ -155,7 +155,7 @@ def head_metadata(tree: HTMLParser) -> dict[str, Any]:
         first.get("parsely-pub-date"), first.get("date"), first.get("dc.date.issued"),
         first.get("pubdate"), first.get("publishdate"))
     # dateCreated is when the draft was started: only when nothing better exists
-    put("published", *(_first_str(art.get("dateCreated")) for art in ld))
+    put("published", *(first_str(art.get("dateCreated")) for art in ld))
     put("modified", first.get("article:modified_time"), first.get("og:updated_time"))
     put("description", first.get("og:description"), first.get("description"),
         first.get("twitter:description"))
@@ -181,7 +181,21 @@ def head_metadata(tree: HTMLParser) -> dict[str, Any]:
 
 # --- cleaning -------------------------------------------------------------------------------
 
-_BY = re.compile(r"^\s*(?:by|von|par|por|di|door|av|от|автор[ы]?:?)\s+", re.I)
+_BY = re.compile(r"^\s*by\s+", re.I)
+# "Von Anna Schmidt", "Par Jean Dupont": but "Von Trapp", "Di Caprio" and "von der Leyen"
+# are names, so these go only before at least two words, the first capitalised
+_BY_ELSEWHERE = re.compile(r"^\s*(?:von|par|por|di|door|av|от|автор[ы]?:?)\s+", re.I)
+
+
+def _strip_by(text: str) -> str:
+    text = _BY.sub("", text)
+    match = _BY_ELSEWHERE.match(text)
+    if match:
+        rest = text[match.end():]
+        words = rest.split()
+        if len(words) >= 2 and words[0][:1].isupper():
+            return rest
+    return text
 _EMAIL = re.compile(r"\S+@\S+\.\w+")
 _NOT_A_NAME = re.compile(
     r"^(?:follow|follow us|more|and|staff|contact|email|twitter|facebook|linkedin|"
@@ -214,10 +228,10 @@ def clean_authors(values: Iterable[str]) -> list[str]:
     for value in values:
         value = unicodedata.normalize("NFC", " ".join(str(value).split()))
         value = _EMAIL.sub("", value)
-        value = _BY.sub("", value)
+        value = _strip_by(value)
         for name in _SPLIT.split(value):
             name = _ROLE_SUFFIX.sub("", name)
-            name = _BY.sub("", name).strip(" \t.,:;|-–—·")
+            name = _strip_by(name).strip(" \t.,:;|-–—·")
             if not name or _NOT_A_NAME.match(name) or _ROLE_ONLY.match(name) \
                     or name.startswith("http"):
                 continue
@@ -235,8 +249,8 @@ def normalize_date(value: str | None) -> str | None:
 
     A time without an offset is kept as wall-clock time (never guessed into UTC).
     """
-    if not value:
-        return None
+    if not isinstance(value, str) or not value.strip():
+        return None  # JSON-LD can hold a list, an object or a number here
     value = value.strip()
     candidate = value.replace("Z", "+00:00") if value.endswith("Z") else value
     # "2024-04-30 16:38:37 +0200", "2024-04-30T16:38:37.000+0200"

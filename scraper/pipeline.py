@@ -7,6 +7,7 @@ an ``Outcome`` (the failure is also a ``fetches`` row), so a batch goes on.
 from __future__ import annotations
 
 import asyncio
+import logging
 import hashlib
 import time
 from dataclasses import dataclass
@@ -18,11 +19,13 @@ import httpx
 from .extract import extract
 from .fetch import fetch
 from .identity import article_key, check_http_url
-from .models import Article, Page, ScraperError
+from .models import Article, ExtractError, Page, ScraperError
 from .schedule import DEFAULT_SCHEDULE
 from .robots import Robots
 from .sites import Site, site_for
 from .store import Archive, Schedule
+
+log = logging.getLogger("scraper.pipeline")
 
 
 @dataclass(frozen=True)
@@ -116,12 +119,21 @@ async def archive_url(
         raw_hash = hashlib.sha256(page.raw).hexdigest() if page.raw else None
         if known and (page.not_modified or (raw_hash and raw_hash == known.get("raw_hash"))):
             outcome = "not_modified" if page.not_modified else "unchanged"
-            archive.mark_checked(known["article_key"], etag=page.etag,
+            # "active": an article that was gone and is back is checked again
+            archive.mark_checked(known["article_key"], state="active", etag=page.etag,
                                  last_modified=page.last_modified, schedule=schedule,
                                  fetch=fetch_row(outcome=outcome))
             return Outcome(url, outcome, status=page.status, article_id=known["id"])
-        article = await extractor(page.html, page.final_url, site)
-        key = article_key(site, page.final_url, article.canonical_url)
+        try:
+            article = await extractor(page.html, page.final_url, site)
+        except ScraperError:
+            raise
+        except Exception as exc:  # a bug in an adapter, a dead worker: this URL fails, not all
+            log.debug("extraction of %s failed", url, exc_info=True)
+            raise ExtractError(f"extraction failed on {url}: {type(exc).__name__}: {exc}") from exc
+        # a known article keeps its identity even when its canonical URL or redirect changed
+        key = known["article_key"] if known else article_key(
+            site, page.final_url, article.canonical_url)
         saved = archive.save(article, page, site_name=site.name, key=key, fetched_at=started,
                              raw_hash=raw_hash, schedule=schedule, fetch=fetch_row())
         return Outcome(url, saved.outcome, version=saved.version, status=page.status,
@@ -134,9 +146,11 @@ async def archive_url(
     row = fetch_row(outcome=result.outcome, error=result.error, status=result.status)
     if page is None:
         row["attempts"] = result.attempts
-    if result.outcome == "gone" and site is not None:
-        key = known["article_key"] if known else article_key(site, url, None)
-        archive.mark_checked(key, state="gone", fetch=row)
+    gone = result.outcome == "gone"
+    if known or (gone and site is not None):
+        # a known article that failed is rescheduled, and its fetch row points at it
+        key = known["article_key"] if known else article_key(site, url, None)  # type: ignore[arg-type]
+        archive.mark_checked(key, state="gone" if gone else None, schedule=schedule, fetch=row)
     else:
         archive.record_fetch(**row)
     return result

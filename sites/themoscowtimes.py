@@ -18,7 +18,7 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from scraper.metadata import jsonld_articles, meta_tags
+from scraper.metadata import first_str, jsonld_articles, meta_tags
 from scraper.sites import Site
 
 if TYPE_CHECKING:
@@ -61,8 +61,11 @@ class TheMoscowTimes(Site):
             meta["authors"] = [re.sub(r"^by\s+", "", n, flags=re.I) for n in names if n]
         ld = next(iter(jsonld_articles(tree)), {})
         tags = meta_tags(tree)
-        meta["published"] = ld.get("datePublished") or tags.get("article:published_time", [None])[0]
-        meta["modified"] = ld.get("dateModified") or tags.get("article:modified_time", [None])[0]
+        # never trafilatura's guess, which can be the byline's "Updated" time
+        meta["published"] = (first_str(ld.get("datePublished"))
+                             or tags.get("article:published_time", [None])[0])
+        meta["modified"] = (first_str(ld.get("dateModified"))
+                            or tags.get("article:modified_time", [None])[0])
         blocks = tree.css(_TEXT_BLOCKS)
         paragraphs = meta["paragraphs"]
         if blocks:  # keep trafilatura's paragraphs, but only those inside the text blocks

@@ -185,9 +185,11 @@ def test_python_m_scraper_runs_without_traceback(tmp_path: Path) -> None:
 
 
 def test_every_command_has_help() -> None:
-    for command in ["archive", "history", "show", "diff", "extract", "sites"]:
-        code, out, _ = run(command, "-h")
-        assert code == 0 and "Usage:" in out
+    assert {"archive", "history", "show", "diff", "extract", "sites", "crawl", "discover",
+            "serve"} <= set(cli.commands)
+    for command in cli.commands:
+        result = CliRunner().invoke(cli, [command, "-h"])
+        assert result.exit_code == 0 and "Usage:" in result.stdout, command
 
 
 def test_every_command_is_in_the_readme() -> None:

@@ -257,3 +257,33 @@ def test_max_time_also_bounds_a_slow_discovery(server, tmp_path):
     report = crawl(tmp_path / "archive.db", site, max_time=1.0)
     assert time.monotonic() - start < 3  # the feed alone takes 4 s
     assert report.status == "timed_out" and report.counts["checked"] == 0
+
+
+def test_huge_crawl_delay_is_capped_and_max_time_still_ends_the_run(server, tmp_path):
+    import time
+
+    site = site_on(server, [1, 2, 3], [])
+    server.route("/robots.txt", Response(200, b"User-agent: *\nCrawl-delay: 86400\n",
+                                         {"Content-Type": "text/plain"}))
+    for n in (1, 2, 3):
+        serve_article(server, n)
+    start = time.monotonic()
+    report = crawl(tmp_path / "archive.db", site, max_time=2.0)
+    # the first article is fetched; the next would wait 60 s (the cap), past --max-time
+    assert time.monotonic() - start < 5
+    assert report.counts["new_version"] == 1 and report.counts["skipped"] == 2
+    assert report.status == "timed_out"
+
+
+def test_articles_archived_by_hand_on_other_sites_are_rechecked(server, tmp_path):
+    from scraper.sites import site_named
+
+    from test_pipeline import archive as archive_one
+
+    serve_article(server, 7)
+    db = tmp_path / "archive.db"
+    archive_one(db, server.url("/news/7"))  # the generic adapter: no feeds, no sitemaps
+    serve_article(server, 7, Response.html(article_html(7, edit="A correction was added.")))
+    make_past_due(db)
+    report = crawl(db, site_named("generic"))
+    assert report.counts["checked"] == 1 and report.counts["new_version"] == 1

@@ -48,6 +48,12 @@ def test_canonical_url_is_the_pages_own_claim() -> None:
     assert article.canonical_url == URL + "?utm_source=x"  # identity strips utm_ later
 
 
+def test_relative_canonical_url_is_resolved_against_the_page_url() -> None:
+    html = page("graph-jsonld.html").replace(
+        "https://www.example.org/politik/haushalt-2025-123?utm_source=x", "/politik/h-123")
+    assert extract(html, url=URL).canonical_url == "https://www.example.org/politik/h-123"
+
+
 def test_to_dict_is_json_ready() -> None:
     data = extract(page("graph-jsonld.html"), url=URL).to_dict()
     assert data["authors"] == ["Anna Schmidt", "Jonas Weber"] and isinstance(data["tags"], list)
@@ -73,6 +79,9 @@ def test_captcha_page_is_not_an_article() -> None:
     (["Follow", "Jane Doe", "JANE DOE"], ["Jane Doe"]),
     (["https://example.com/author/jane"], []),
     (["Associated Press"], ["Associated Press"]),
+    (["Von Anna Schmidt"], ["Anna Schmidt"]),
+    (["Di Caprio", "Von Trapp", "Par Lagerkvist", "von der Leyen"],
+     ["Di Caprio", "Von Trapp", "Par Lagerkvist", "von der Leyen"]),
 ])
 def test_clean_authors(raw: list[str], expected: list[str]) -> None:
     assert clean_authors(raw) == expected
