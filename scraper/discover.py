@@ -233,13 +233,16 @@ async def fetch_xml(client: httpx.AsyncClient, url: str, *, robots: Robots | Non
 async def discover(client: httpx.AsyncClient, site: Site, *, robots: Robots | None,
                    max_sitemaps: int = 50, max_links: int = 20_000,
                    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                   total_timeout: float | None = 120.0) -> list[Link]:
+                   total_timeout: float | None = 120.0,
+                   user_agent: str | None = None) -> list[Link]:
     """The site's article links from its feeds and sitemaps now: de-duplicated, newest first.
 
-    Feeds first (the freshest), then sitemaps breadth-first, an index's children newest-named
-    first and only on its own host or the site's, at most ``max_sitemaps`` documents, none
-    twice (an index listing itself ends). With no sitemaps declared, robots.txt's ``Sitemap:``
-    lines. A failing feed or sitemap is skipped with a warning; FeedError if all of them fail.
+    Feeds first (the freshest), then each declared sitemap breadth-first, an index's
+    children newest-named first and only on its own host or the site's, at most
+    ``max_sitemaps`` documents per declared sitemap (so a big index cannot starve the next
+    one), none twice (an index listing itself ends). With no sitemaps declared, robots.txt's
+    ``Sitemap:`` lines. A failing feed or sitemap is skipped with a warning; FeedError if
+    all of them fail.
     """
     found: list[Link] = []
     errors: list[str] = []
@@ -248,7 +251,8 @@ async def discover(client: httpx.AsyncClient, site: Site, *, robots: Robots | No
     async def read(url: str) -> bytes:
         nonlocal tried
         tried += 1
-        return await fetch_xml(client, url, robots=robots, sleep=sleep, user_agent=site.user_agent,
+        return await fetch_xml(client, url, robots=robots, sleep=sleep,
+                               user_agent=user_agent or site.user_agent,
                                total_timeout=total_timeout)
 
     for url in site.feeds:
@@ -261,23 +265,26 @@ async def discover(client: httpx.AsyncClient, site: Site, *, robots: Robots | No
         except ScraperError as exc:
             log.warning("%s: skipping feed %s: %s", site.name, url, exc)
             errors.append(str(exc))
-    queue = deque(site.sitemaps or await _robots_sitemaps(client, site, robots))
     seen: set[str] = set()
-    while queue and len(seen) < max_sitemaps and len(found) < max_links:
-        url = queue.popleft()
-        if url in seen:
-            continue
-        seen.add(url)
-        try:
-            sitemap = links_from_sitemap(await read(url), url, max_links=max_links - len(found))
-        except ScraperError as exc:
-            log.warning("%s: skipping sitemap %s: %s", site.name, url, exc)
-            errors.append(str(exc))
-            continue
-        found += [link for link in sitemap.links if _on_site(link, site)]
-        # an index may not send us to other hosts (an intranet address, say)
-        near = [c for c in sitemap.children if _host(c) == _host(url) or site.matches(c)]
-        queue.extend(sorted(near, key=_natural, reverse=True))
+    for root in site.sitemaps or await _robots_sitemaps(client, site, robots):
+        queue, read_here = deque([root]), 0
+        while queue and read_here < max_sitemaps and len(found) < max_links:
+            url = queue.popleft()
+            if url in seen:
+                continue
+            seen.add(url)
+            read_here += 1
+            try:
+                sitemap = links_from_sitemap(await read(url), url,
+                                             max_links=max_links - len(found))
+            except ScraperError as exc:
+                log.warning("%s: skipping sitemap %s: %s", site.name, url, exc)
+                errors.append(str(exc))
+                continue
+            found += [link for link in sitemap.links if _on_site(link, site)]
+            # an index may not send us to other hosts (an intranet address, say)
+            near = [c for c in sitemap.children if _host(c) == _host(url) or site.matches(c)]
+            queue.extend(sorted(near, key=_natural, reverse=True))
     if tried and len(errors) == tried:
         raise FeedError(f"all {tried} feeds and sitemaps of {site.name} failed; first: {errors[0]}")
     return select(found, site)[:max_links]

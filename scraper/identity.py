@@ -131,12 +131,21 @@ def trusted_canonical(url: str, canonical_url: str | None) -> str | None:
     # A hostile page must not claim another site's identity; www./m. differences are fine.
     if registrable_domain(canonical_url) != registrable_domain(url):
         return None
+    # A misconfigured CMS points every article at the home page: that is no identity.
+    if parts.path in ("", "/") and urlsplit(url).path not in ("", "/"):
+        return None
     return canonical_url
 
 
 def article_key(site: Site, url: str, canonical_url: str | None) -> str:
-    """The archive identity of an article: the site's own key, or the normalised URL."""
+    """The archive identity of an article: the site's own key, or the normalised URL.
+
+    A canonical URL counts only when it is trusted and, for a site with an article URL
+    pattern, matches it: many section pages' canonical would merge unrelated stories.
+    """
     canonical = trusted_canonical(url, canonical_url)
+    if canonical and site.article_path and not site.is_article_url(canonical):
+        canonical = None
     for candidate in (canonical, url):
         if candidate:
             key = site.article_key(candidate)

@@ -517,6 +517,19 @@ def test_discover_visits_at_most_max_sitemaps(server: TestServer) -> None:
     assert MT_A80850 not in [link.url for link in links] and len(links) == 16
 
 
+def test_max_sitemaps_is_a_budget_per_declared_sitemap(server: TestServer) -> None:
+    site = serve_moscow_times(server)
+    server.route("/other/sitemap.xml", Response(200, fixture("news-sitemap.xml"), XML))
+
+    class TwoSitemaps(type(site)):  # type: ignore[misc]
+        sitemaps = (*site.sitemaps, server.url("/other/sitemap.xml"))
+
+    asyncio.run(run_discover(TwoSitemaps(), max_sitemaps=2))
+    # the first index uses its two (itself and its newest child); the second still gets read
+    assert server.hits("/sitemap/2024-10.xml.gz") == 1 and server.hits("/sitemap/2023-4.xml") == 0
+    assert server.hits("/other/sitemap.xml") == 1
+
+
 def test_discover_stops_at_max_links(server: TestServer) -> None:
     links = asyncio.run(run_discover(serve_moscow_times(server), max_links=3))
     assert len(links) == 3 and server.hits("/sitemap/sitemap.xml") == 0

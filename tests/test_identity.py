@@ -153,3 +153,20 @@ def test_content_hash_field_boundaries_are_unambiguous() -> None:
     assert content_hash(_article(title="A", text="B C")) != content_hash(
         _article(title="A B", text="C"))
     assert content_hash(_article(title=None)) == content_hash(_article(title=""))
+
+
+def test_home_page_canonical_is_not_an_identity() -> None:
+    from scraper.identity import trusted_canonical
+
+    assert trusted_canonical("https://example.com/news/a-1", "https://example.com/") is None
+    assert trusted_canonical("https://example.com/", "https://example.com/") is not None
+
+
+def test_canonical_outside_the_sites_article_pattern_is_ignored() -> None:
+    class Paths(Site):
+        name = "paths"
+        domains = ("example.com",)
+        article_path = r"^/news/"
+
+    key = article_key(Paths(), "https://example.com/news/a-1", "https://example.com/section/")
+    assert key == "https://example.com/news/a-1"
