@@ -11,7 +11,7 @@ Op = Literal["equal", "insert", "delete"]
 # a word with the whitespace before it: matching compares the words alone, so two versions
 # that differ only in spacing or paragraph breaks diff as equal (as their content hash is)
 _TOKENS = re.compile(r"\s*\S+")
-_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+_PARAGRAPH_BREAK = re.compile(r"\s*\n\s*\n")
 # fields compared besides the body, in the order they are reported
 META_FIELDS = ("title", "authors", "published", "modified", "description", "tags")
 
@@ -56,6 +56,9 @@ def _words(old: list[str], new: list[str]) -> list[Chunk]:
             out.append(Chunk("equal", "".join(b[j1:j2])))  # the new version's spacing
             continue
         deleted, inserted = "".join(a[i1:i2]), "".join(b[j1:j2])
+        if i2 < len(a) and _PARAGRAPH_BREAK.match(a[i2]) and not (
+                j2 < len(b) and _PARAGRAPH_BREAK.match(b[j2])):
+            deleted += "\n\n"  # the old text went on in a new paragraph: keep them apart
         if tag == "replace":  # one shared space before the pair: "to [-seven-]{+eight+} on"
             lead = inserted[: len(inserted) - len(inserted.lstrip())]
             out.append(Chunk("equal", lead))
@@ -88,9 +91,8 @@ def changed_paragraphs(chunks: list[Chunk]) -> list[list[Chunk]]:
     for chunk in chunks:
         parts = re.split(r"(\n\s*\n)", chunk.text)
         for i, part in enumerate(parts):
-            if i % 2 == 1:  # a paragraph break
-                if chunk.op != "delete":
-                    paragraphs.append([])
+            if i % 2 == 1:  # a paragraph break, kept or deleted: deleted paragraphs show apart
+                paragraphs.append([])
                 continue
             if part:
                 paragraphs[-1].append(Chunk(chunk.op, part))

@@ -34,3 +34,15 @@ def test_changed_fields_names_metadata_then_text():
 def test_color_rendering_uses_ansi_codes():
     out = render_plain(word_diff("a b", "a c"), color=True)
     assert "\x1b[31mb\x1b[0m" in out and "\x1b[32mc\x1b[0m" in out
+
+
+def test_deleted_paragraph_before_an_edited_one_stays_apart():
+    chunks = word_diff("A a a.\n\nB b b.\n\nC c c.", "B b X b.\n\nC c c.")
+    assert [render_plain(p).strip() for p in changed_paragraphs(chunks)] == [
+        "[-A a a.-]", "B b {+X+} b."]
+
+
+def test_several_deleted_paragraphs_show_one_by_one():
+    chunks = word_diff("Keep.\n\nGone one.\n\nGone two.", "Keep.")
+    assert [render_plain(p).strip() for p in changed_paragraphs(chunks)] == [
+        "[-Gone one.-]", "[-Gone two.-]"]
