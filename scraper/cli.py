@@ -168,6 +168,12 @@ def _article(store: Any, url: str) -> dict[str, Any]:
     from .identity import article_key
     from .sites import site_for
 
+    from .identity import check_http_url
+
+    try:
+        url = check_http_url(url)
+    except ScraperError as err:
+        raise UsageError(str(err)) from None
     found = store.find_article(url, article_key(site_for(url), url, None))
     if found is None:
         raise ScraperError(f"no archived article for {url}")
@@ -262,7 +268,7 @@ def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Pat
         emit_json(report.to_dict())
     else:
         click.echo(report.summary())
-    if report.counts["error"]:
+    if report.counts["error"] or report.counts["discovery_failed"]:
         raise click.exceptions.Exit(1)
 
 
@@ -341,6 +347,11 @@ def discover(site_name: str, db: Path, as_json: bool, config_path: Path | None,
         return
     for link in links:
         click.echo(f"{link.published or '-':25}  {link.url}")
+    if not links:  # say why, so an empty answer is not mistaken for a broken command
+        why = ("it declares no feeds or sitemaps" if not (site.feeds or site.sitemaps)
+               else "every candidate is archived already (--all lists them)" if known
+               else "its feeds and sitemaps list no article newer than max_age")
+        click.echo(f"scraper: no candidates for {site.name}: {why}", err=True)
 
 
 @cli.command()
@@ -449,7 +460,7 @@ def _public(article: dict[str, Any]) -> dict[str, Any]:
 @cli.command("extract")
 @click.argument("file", type=click.Path(allow_dash=True, dir_okay=False, path_type=Path))
 @click.option("--url", default="", help="The URL the page came from: picks the site adapter "
-              "and resolves relative links.")
+              "and resolves relative links (default: the page's own canonical URL).")
 def extract_command(file: Path, url: str) -> None:
     """Extract the article from a saved page (.html, .html.gz, or - for stdin) as JSON.
 
@@ -471,7 +482,18 @@ def extract_command(file: Path, url: str) -> None:
         except (OSError, EOFError) as err:
             raise UsageError(f"{file} is not a readable gzip file: {err}") from None
     html, _ = decode_html(raw, "")
-    emit_json(extract(html, url=url).to_dict())
+    # without --url, the page's own canonical URL picks the adapter
+    emit_json(extract(html, url=url or _own_url(html)).to_dict())
+
+
+def _own_url(html: str) -> str:
+    """The absolute canonical (or og:url) URL a saved page declares, or ""."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    from .metadata import head_metadata
+
+    found = head_metadata(LexborHTMLParser(html)).get("canonical_url") or ""
+    return found if found.startswith(("http://", "https://")) else ""
 
 
 @cli.command()

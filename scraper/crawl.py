@@ -40,7 +40,7 @@ from .models import Article, StoreError
 from .pipeline import Outcome, archive_url
 from .robots import Robots
 from .sites import Site
-from .store import Archive
+from .store import CRAWL_COUNTS, Archive
 
 log = logging.getLogger("scraper.crawl")
 
@@ -78,6 +78,9 @@ class CrawlReport:
         """The one-line summary cron mails."""
         c = self.counts
         parts = [f"{c['discovered']} discovered", f"{c['checked']} checked"]
+        if c["discovery_failed"]:
+            parts.insert(1, f"discovery failed for {c['discovery_failed']} "
+                            f"site{'s' if c['discovery_failed'] > 1 else ''}")
         parts += [f"{c[k]} {k.replace('_', ' ')}" for k in (
             "new_version", "unchanged", "not_modified", "gone", "blocked", "no_article", "error",
             "skipped") if c[k]]
@@ -86,7 +89,7 @@ class CrawlReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"crawl_id": self.crawl_id, "status": self.status, "seconds": self.seconds,
-                **{k: self.counts[k] for k in sorted(self.counts)}}
+                **{k: self.counts[k] for k in CRAWL_COUNTS}}
 
 
 class Locked(Exception):
@@ -310,6 +313,7 @@ async def _plan(client: httpx.AsyncClient, archive: Archive, config: Config, sit
         links = task.exception() or task.result()
         if isinstance(links, BaseException):
             log.warning("discovery failed for %s: %s", site.name, links)
+            report.counts["discovery_failed"] += 1
             continue
         keys = {link.url: article_key(site, link.url, None) for link in links}
         known = archive.known(list(keys.values()), list(keys))

@@ -97,6 +97,7 @@ _CRAWL_COLUMNS = {
     "status": "running, finished, timed_out (stopped by --max-time), failed, or interrupted"
               " (killed before it could finish; marked by the next crawl).",
     "discovered": "New article URLs found in feeds and sitemaps.",
+    "discovery_failed": "Sites none of whose feeds and sitemaps could be read (the run exits 1).",
     "checked": "Pages fetched.",
     **{outcome: f"Fetches whose outcome was {outcome}." for outcome in (
         "new_version", "unchanged", "not_modified", "gone", "blocked", "no_article", "error")},

@@ -19,6 +19,7 @@ import asyncio
 import codecs
 import logging
 import re
+import socket
 import time
 import zlib
 from collections.abc import Awaitable, Callable
@@ -227,10 +228,23 @@ async def _follow(
                 return await _read(response, url, current, tuple(redirects), max_bytes,
                                    accept)
         except httpx.TransportError as exc:
+            if _unknown_host(exc):  # no retry makes a name exist
+                host = httpx.URL(current).host
+                raise Network(f"cannot resolve host {host}", url=current) from exc
             reason = str(exc) or type(exc).__name__
             raise _Retry(Network(f"{reason} fetching {current}", url=current)) from exc
         except Network as exc:  # a corrupt or truncated body: retried like a reset
             raise _Retry(exc) from exc
+
+
+def _unknown_host(exc: BaseException) -> bool:
+    """True when the cause is DNS saying the name does not exist (not a temporary failure)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, socket.gaierror):
+            return seen.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5))
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 async def _read(

@@ -16,7 +16,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
-from .models import UnknownSite
+from .models import ScraperError, UnknownSite
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborHTMLParser as HTMLParser
@@ -66,12 +66,25 @@ def all_sites() -> tuple[Site, ...]:
 
     found: dict[str, Site] = {}
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"sites.{info.name}")
+        where = f"sites/{info.name}.py"
+        try:
+            module = importlib.import_module(f"sites.{info.name}")
+        except Exception as err:  # a broken adapter: one line naming it, not a traceback
+            line = f" (line {err.lineno})" if isinstance(err, SyntaxError) else ""
+            raise ScraperError(f"cannot load the site adapter {where}{line}: "
+                               f"{type(err).__name__}: {err}") from err
         for obj in vars(module).values():
             if (isinstance(obj, type) and issubclass(obj, Site) and obj is not Site
-                    and obj.__module__ == module.__name__ and obj.name):
+                    and obj.__module__ == module.__name__):
+                if not obj.name:
+                    raise ScraperError(f"the site adapter {obj.__name__} in {where} has no name")
                 if obj.name in found:
-                    raise RuntimeError(f"two site adapters are named {obj.name!r}")
+                    raise ScraperError(f"two site adapters are named {obj.name!r}")
+                try:
+                    re.compile(obj.article_path or "")
+                except re.error as err:
+                    raise ScraperError(f"{where}: article_path is not a valid regex: "
+                                       f"{err}") from None
                 found[obj.name] = obj()
     generic = found.pop("generic")
     return (*found.values(), generic)

@@ -35,7 +35,7 @@ from .models import Article, Page, SchemaTooNew, StoreError
 from .schedule import DEFAULT_SCHEDULE, next_check
 from .views import ensure_views, fill_change_stats
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Long enough to outwait another process's commit, short enough that cron notices a wedge.
 BUSY_TIMEOUT_S = 30.0
 # Level 6 costs about 3x the CPU of level 1 (4.3 ms vs 1.5 ms a page) for little size gain.
@@ -46,7 +46,7 @@ OUTCOMES = frozenset({
 STATES = frozenset({"active", "gone"})
 FETCH_COLUMNS = ("url", "started_at", "elapsed_ms", "status", "outcome", "error", "attempts",
                  "final_url", "article_id", "version")
-CRAWL_COUNTS = ("discovered", "checked", *sorted(OUTCOMES), "skipped")
+CRAWL_COUNTS = ("discovered", "discovery_failed", "checked", *sorted(OUTCOMES), "skipped")
 Schedule = tuple[tuple[timedelta, timedelta], ...]
 
 
@@ -160,9 +160,14 @@ def _migrate_2_to_3(db: sqlite_utils.Database) -> None:
     ensure_views(db)
 
 
+def _migrate_3_to_4(db: sqlite_utils.Database) -> None:
+    """crawls.discovery_failed: sites none of whose feeds and sitemaps could be read."""
+    db.execute("ALTER TABLE crawls ADD COLUMN discovery_failed INTEGER NOT NULL DEFAULT 0")
+
+
 # MIGRATIONS[n] takes a database from user_version n to n + 1.
 MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
-    _migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3)
+    _migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3, _migrate_3_to_4)
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -217,7 +222,7 @@ class Archive:
         self.readonly = readonly
         if readonly and not self.path.exists():
             # mode=ro would refuse too, but say plainly what is missing.
-            raise StoreError(f"no archive at {self.path}")
+            raise StoreError(f"no archive at {self.path} (archive a URL first, or pass --db)")
         check_archive_file(self.path)
         try:
             if readonly:

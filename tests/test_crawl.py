@@ -287,3 +287,16 @@ def test_articles_archived_by_hand_on_other_sites_are_rechecked(server, tmp_path
     make_past_due(db)
     report = crawl(db, site_named("generic"))
     assert report.counts["checked"] == 1 and report.counts["new_version"] == 1
+
+
+def test_crawl_whose_site_cannot_be_discovered_exits_1_and_says_so(server, tmp_path,
+                                                                     monkeypatch):
+    site = LocalNews()
+    site.feeds = (server.url("/missing-feed"),)  # type: ignore[misc]  (404, not retried)
+    monkeypatch.setattr(cli_module, "_crawl_sites", lambda names, configured: [site])
+    db = tmp_path / "archive.db"
+    result = CliRunner().invoke(cli_module.cli, ["crawl", "--db", str(db), "--json"])
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert summary["discovery_failed"] == 1 and summary["checked"] == 0
+    assert rows(db, "SELECT discovery_failed, status FROM crawls") == [(1, "finished")]

@@ -444,3 +444,24 @@ def test_robots_is_fetched_once_per_host_and_exposes_delay_and_sitemaps(
     assert server.hits("/robots.txt") == 1
     assert robots.crawl_delay(server.url("/x"), DEFAULT_USER_AGENT) == 3
     assert robots.sitemaps(server.url("/")) == ["https://news.example/sitemap.xml"]
+
+
+def test_unknown_host_is_not_retried_and_says_so() -> None:
+    import socket
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno -2] Name or service not known") from socket.gaierror(
+            socket.EAI_NONAME, "Name or service not known")
+
+    sleeps: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    async def go() -> None:
+        async with make_client(transport=httpx.MockTransport(refuse)) as client:
+            await fetch(client, "https://no-such-host.example/a", sleep=fake_sleep)
+
+    with pytest.raises(Network, match="cannot resolve host no-such-host.example") as caught:
+        asyncio.run(go())
+    assert caught.value.attempts == 1 and sleeps == []

@@ -14,6 +14,7 @@ import importlib.util
 import json
 import os
 import pkgutil
+import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -157,8 +158,10 @@ def test_every_site_has_a_page_test(site: Site) -> None:
     if not (CORPUS / "sites").is_dir():
         pytest.skip(MISSING)
     assert any((CORPUS / "sites" / site.name).glob("*.html.gz")), (
-        f"adapter sites/{site.name}.py has no test page: add real pages under "
-        f"tests/fixtures/{site.name}/ (the corpus has none for it)")
+        f"adapter sites/{site.name}.py has no test page: add real pages with their golden "
+        f"JSON to the shared corpus (../shared/corpus/sites/{site.name}/, never copied here), "
+        f"or a page the team writes under tests/fixtures/{site.name}/ with a test of its own "
+        f"(see tests/test_moscowtimes.py)")
 
 
 @pytest.mark.parametrize("site", ADAPTERS, ids=lambda s: s.name)
@@ -278,3 +281,27 @@ def test_article_key_of_every_corpus_url(name: str) -> None:
     site = site_named(name)
     for url in gold_urls(name):
         assert site.article_key(url), f"sites/{name}.py: no article_key for {url}"
+
+
+@pytest.mark.parametrize("source, message", [
+    ("class Broken(\n", "cannot load the site adapter sites/zz_broken.py (line 1)"),
+    ("from scraper.sites import Site\nclass Nameless(Site):\n    domains = ('x.example',)\n",
+     "Nameless in sites/zz_broken.py has no name"),
+    ("from scraper.sites import Site\nclass Bad(Site):\n    name = 'bad'\n"
+     "    article_path = r'^/(unclosed'\n", "article_path is not a valid regex"),
+])
+def test_a_broken_adapter_is_one_clear_error(source: str, message: str) -> None:
+    import sys
+
+    from scraper.models import ScraperError
+
+    path = Path(sites_package.__path__[0]) / "zz_broken.py"
+    path.write_text(source)
+    all_sites.cache_clear()
+    try:
+        with pytest.raises(ScraperError, match=re.escape(message)):
+            all_sites()
+    finally:
+        path.unlink()
+        sys.modules.pop("sites.zz_broken", None)
+        all_sites.cache_clear()
