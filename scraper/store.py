@@ -214,6 +214,13 @@ def _check_schema(path: Path, found: int) -> None:
                            f"knows up to {SCHEMA_VERSION}: upgrade it")
 
 
+def _insert(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
+    """One plain INSERT: sqlite-utils' insert() re-reads the schema on every call."""
+    columns = ", ".join(row)
+    marks = ", ".join("?" * len(row))
+    conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values()))
+
+
 class Archive:
     """An open archive database; ``readonly=True`` for history/show/diff."""
 
@@ -381,10 +388,13 @@ class Archive:
         digest = content_hash(article)
         # A foreign canonical would let find_article() hand this row to another site's URL.
         canonical = trusted_canonical(page.final_url or page.url, article.canonical_url)
+        # Compress before taking the write lock (a big page takes milliseconds), and only
+        # when a version is likely to be stored: the latest hash, read without the lock.
+        blob = None if self._latest_hash(key) == digest else self._compress(page.html)
         with self._write() as conn:
             row = conn.execute("SELECT id FROM articles WHERE article_key = ?", [key]).fetchone()
             if row is None:
-                self.db.table("articles").insert({
+                _insert(conn, "articles", {
                     "site": site_name, "url": page.url, "canonical_url": canonical,
                     "article_key": key, "first_seen": now, "state": "active",
                 })
@@ -397,7 +407,7 @@ class Archive:
             changed = latest is None or latest[1] != digest
             number = (latest[0] + 1 if latest else 1) if changed else latest[0]
             if changed:
-                self.db.table("versions").insert({
+                _insert(conn, "versions", {
                     "article_id": article_id, "version": number, "fetched_at": now,
                     "content_hash": digest, "title": article.title,
                     "authors": json.dumps(list(article.authors), ensure_ascii=False),
@@ -407,8 +417,7 @@ class Archive:
                     "tags": json.dumps(list(article.tags), ensure_ascii=False),
                     "text": article.text, "word_count": len(article.text.split()),
                     "url": page.url, "final_url": page.final_url,
-                    # The decoded page as UTF-8, so version() returns str whatever the charset.
-                    "html_zlib": zlib.compress(page.html.encode("utf-8"), HTML_ZLIB_LEVEL),
+                    "html_zlib": blob if blob is not None else self._compress(page.html),
                 })
                 if number > 1:  # words added/removed against the previous version
                     fill_change_stats(self.db, article_id)
@@ -428,6 +437,17 @@ class Archive:
                                     "version": number if changed else None})
         return SaveResult(outcome, article_id, number)
 
+    def _latest_hash(self, key: str) -> str | None:
+        row = self.db.conn.execute(
+            "SELECT v.content_hash FROM versions v JOIN articles a ON a.id = v.article_id"
+            " WHERE a.article_key = ? ORDER BY v.version DESC LIMIT 1", [key]).fetchone()
+        return row[0] if row else None
+
+    @staticmethod
+    def _compress(html: str) -> bytes:
+        # The decoded page as UTF-8, so version() returns str whatever the charset.
+        return zlib.compress(html.encode("utf-8"), HTML_ZLIB_LEVEL)
+
     def record_fetch(self, url: str, *, started_at: str, elapsed_ms: int, status: int | None,
                      outcome: str, error: str | None = None, article_id: int | None = None,
                      version: int | None = None, attempts: int | None = None,
@@ -444,7 +464,7 @@ class Archive:
         if row.get("outcome") not in OUTCOMES:
             raise ValueError(f"unknown fetch outcome {row.get('outcome')!r} "
                              f"(known: {sorted(OUTCOMES)})")
-        self.db.table("fetches").insert({c: row.get(c) for c in FETCH_COLUMNS})
+        _insert(self.db.conn, "fetches", {c: row.get(c) for c in FETCH_COLUMNS})
 
     def mark_checked(self, key: str, *, state: str | None = None, etag: str | None = None,
                      last_modified: str | None = None, checked_at: str | None = None,
