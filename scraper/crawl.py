@@ -297,7 +297,8 @@ async def _plan(client: httpx.AsyncClient, archive: Archive, config: Config, sit
     finders = [s for s in sites if s.feeds or s.sitemaps or s.domains]
     tasks = [asyncio.ensure_future(discover(
         client, site, robots=robots, sleep=sleep, max_sitemaps=ROUTINE_SITEMAPS,
-        user_agent=config.for_site(site.name).user_agent)) for site in finders]
+        user_agent=config.for_site(site.name).user_agent,
+        delay=config.for_site(site.name).delay)) for site in finders]
     timeout = max(0.0, deadline - time.monotonic()) if deadline else None
     _, pending = await asyncio.wait(tasks, timeout=timeout) if tasks else (set(), set())
     for task in pending:

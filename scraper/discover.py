@@ -234,7 +234,7 @@ async def discover(client: httpx.AsyncClient, site: Site, *, robots: Robots | No
                    max_sitemaps: int = 50, max_links: int = 20_000,
                    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                    total_timeout: float | None = 120.0,
-                   user_agent: str | None = None) -> list[Link]:
+                   user_agent: str | None = None, delay: float = 0.0) -> list[Link]:
     """The site's article links from its feeds and sitemaps now: de-duplicated, newest first.
 
     Feeds first (the freshest), then each declared sitemap breadth-first, an index's
@@ -242,7 +242,7 @@ async def discover(client: httpx.AsyncClient, site: Site, *, robots: Robots | No
     ``max_sitemaps`` documents per declared sitemap (so a big index cannot starve the next
     one), none twice (an index listing itself ends). With no sitemaps declared, robots.txt's
     ``Sitemap:`` lines. A failing feed or sitemap is skipped with a warning; FeedError if
-    all of them fail.
+    all of them fail. ``delay`` seconds pass between two documents (politeness).
     """
     found: list[Link] = []
     errors: list[str] = []
@@ -250,6 +250,8 @@ async def discover(client: httpx.AsyncClient, site: Site, *, robots: Robots | No
 
     async def read(url: str) -> bytes:
         nonlocal tried
+        if delay and tried:
+            await sleep(delay)  # one document at a time, spaced like the site's pages
         tried += 1
         return await fetch_xml(client, url, robots=robots, sleep=sleep,
                                user_agent=user_agent or site.user_agent,

@@ -595,3 +595,12 @@ def test_fetch_xml_gives_up_after_the_retries_with_the_http_error(server: TestSe
     with pytest.raises(HTTPStatus, match="after 4 attempts"):
         asyncio.run(go())
     assert sleep.delays == [7.0, 7.0, 7.0]
+
+
+def test_discover_spaces_its_requests_by_the_delay(server: TestServer) -> None:
+    site = serve_moscow_times(server)
+    sleep = FakeSleep()
+    asyncio.run(run_discover(site, sleep, delay=1.5))
+    # six documents read (2 feeds, the index, 3 monthly files; the failing feed's retries
+    # are its own backoff waits): one 1.5 s wait before each but the first
+    assert sleep.delays.count(1.5) == 5
