@@ -415,7 +415,9 @@ def diff(url: str, old: int | None, new: int | None, color: bool | None, db: Pat
 
     Without --color, deletions print as [-words-] and insertions as {+words+}.
     """
-    from .diff import changed_fields, changed_paragraphs, render_plain, word_diff, words_changed
+    from .diff import (
+        changed_fields, changed_paragraphs, format_field, render_plain, word_diff, words_changed,
+    )
 
     store = _open(db)
     article = _article(store, url)
@@ -441,16 +443,11 @@ def diff(url: str, old: int | None, new: int | None, color: bool | None, db: Pat
                f"({b['fetched_at']}): +{added} −{removed} words")
     for field in fields:
         if field != "text":
-            click.echo(f"{field}: {_fmt(a.get(field))} → {_fmt(b.get(field))}")
+            old, new = format_field(a.get(field)), format_field(b.get(field))
+            click.echo(f"{field}: {old} → {new}")
     for paragraph in changed_paragraphs(chunks):
         click.echo()
         click.echo(render_plain(paragraph, color=color).strip())
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(value) or "(none)"
-    return "(none)" if value in (None, "") else str(value)
 
 
 def _public(article: dict[str, Any]) -> dict[str, Any]:

@@ -32,7 +32,9 @@ from datasette.utils.asgi import BadRequest, NotFound, Request, Response
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 from markupsafe import Markup, escape
 
-from .diff import Chunk, changed_fields, changed_paragraphs, word_diff, words_changed
+from .diff import (
+    Chunk, changed_fields, changed_paragraphs, format_field, word_diff, words_changed,
+)
 from .views import DIFF_PATH
 
 if TYPE_CHECKING:  # Datasette imports this module while datasette.app is half-imported
@@ -476,7 +478,8 @@ def _compare(old: dict[str, Any], new: dict[str, Any], full: bool) -> dict[str, 
         "added": added, "removed": removed, "fields": fields,
         "title_diff": _marked(word_diff(old["title"] or "", new["title"] or ""))
         if "title" in fields else None,
-        "metadata": [{"name": f, "old": _fmt(old.get(f)), "new": _fmt(new.get(f))}
+        "metadata": [{"name": f, "old": format_field(old.get(f)),
+                      "new": format_field(new.get(f))}
                      for f in fields if f not in ("title", "text")],
         "paragraphs": [_marked(chunks)] if full else
         [_marked(p) for p in changed_paragraphs(chunks)],
@@ -498,12 +501,6 @@ def _marked(chunks: list[Chunk]) -> Markup:
         tag = "ins" if c.op == "insert" else "del"
         out.append(f"{escape(lead)}<{tag}>{escape(core)}</{tag}>{escape(trail)}")
     return Markup("".join(out))
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(value) or "(none)"
-    return "(none)" if value in (None, "") else str(value)
 
 
 def _when(iso: str) -> str:

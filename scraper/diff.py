@@ -115,3 +115,10 @@ def render_plain(chunks: list[Chunk], color: bool = False) -> str:
             marked = f"[-{core}-]" if c.op == "delete" else f"{{+{core}+}}"
         out.append(lead + marked + trail)
     return "".join(out)
+
+
+def format_field(value: Any) -> str:
+    """A metadata value for people: lists joined with commas, empty as "(none)"."""
+    if isinstance(value, list):
+        return ", ".join(value) or "(none)"
+    return "(none)" if value in (None, "") else str(value)

@@ -11,7 +11,6 @@ import logging
 import hashlib
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 import httpx
@@ -23,7 +22,7 @@ from .models import Article, ExtractError, Page, ScraperError
 from .schedule import DEFAULT_SCHEDULE
 from .robots import Robots
 from .sites import Site, site_for
-from .store import Archive, Schedule
+from .store import Archive, Schedule, utc_now
 
 log = logging.getLogger("scraper.pipeline")
 
@@ -59,15 +58,6 @@ class Outcome:
                 "status": self.status, "error": self.error}
 
 
-def check_url(url: str) -> str:
-    """The URL stripped, or BadURL when it is not an absolute http(s) URL with a valid host."""
-    return check_http_url(url)
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 Extractor = Callable[[str, str, Site], Awaitable[Article]]
 
 
@@ -96,7 +86,7 @@ async def archive_url(
     A 304, or the same bytes as last time, skips extraction. ``total_timeout`` bounds
     the fetch's network time over all its attempts (see ``scraper.fetch.fetch``).
     """
-    started, clock = now(), time.monotonic()
+    started, clock = utc_now(), time.monotonic()
     page: Page | None = None
 
     def fetch_row(**fields: Any) -> dict[str, Any]:
@@ -108,7 +98,7 @@ async def archive_url(
                 "final_url": page.final_url if page else None, **fields}
 
     try:
-        url = check_url(url)
+        url = check_http_url(url)
         site = site or site_for(url)
         if known is None:
             known = archive.find_article(url, article_key(site, url, None))

@@ -9,7 +9,6 @@ tests/store_child.py for processes that open a brand-new file at the same instan
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from server import Response, TestServer
 from scraper import store
 from scraper.cli import cli
 from scraper.models import StoreError
-from scraper.store import SCHEMA_VERSION, Archive, utc_now
+from scraper.store import Archive, utc_now
 
 HERE = Path(__file__).parent
 CRAWLED = 24  # /news/1..24 are in the site's feed and sitemap

@@ -8,7 +8,6 @@ import sqlite3
 from pathlib import Path
 from string import Template
 
-import pytest
 from click.testing import CliRunner
 from server import Response, TestServer
 

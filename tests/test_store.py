@@ -48,7 +48,7 @@ def page(url: str = URL, html: str = "page one", **fields: object) -> Page:
     return Page(url=url, final_url=url, status=200, html=html, **fields)  # type: ignore[arg-type]
 
 
-def save(archive: Archive, art: Article, pg: Page | None = None, **kw: str) -> SaveResult:
+def save(archive: Archive, art: Article, pg: Page | None = None, **kw: object) -> SaveResult:
     pg = pg or page(art.url)
     key = article_key(Numbered(), pg.final_url, art.canonical_url)
     return archive.save(art, pg, site_name="numbered", key=key, **kw)
@@ -130,12 +130,13 @@ def test_fetch_rows_recorded_for_every_outcome(archive: Archive) -> None:
 
 
 def test_fetch_row_links_to_the_version_it_stored(archive: Archive) -> None:
-    result = save(archive, article())
-    archive.record_fetch(URL, started_at=store.utc_now(), elapsed_ms=80, status=200,
-                         outcome=result.outcome, article_id=result.article_id,
-                         version=result.version)
-    row = archive.db.conn.execute("SELECT article_id, version FROM fetches").fetchone()
-    assert row == (result.article_id, 1)
+    fetch = {"url": URL, "started_at": store.utc_now(), "elapsed_ms": 80, "status": 200}
+    first = save(archive, article(), fetch=fetch)
+    second = save(archive, article(), fetch=fetch)  # unchanged: the row names no version
+    rows = archive.db.conn.execute(
+        "SELECT outcome, article_id, version FROM fetches ORDER BY id").fetchall()
+    assert rows == [("new_version", first.article_id, 1),
+                    ("unchanged", second.article_id, None)]
 
 
 def test_fts_finds_phrase_only_in_version_1(archive: Archive) -> None:
