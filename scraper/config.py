@@ -101,9 +101,9 @@ def _site_settings(table: dict[str, Any], base: SiteSettings, where: str) -> Sit
     )
     if "user_agent" in table:
         ua = table["user_agent"]
-        if not isinstance(ua, str) or not ua.strip() or "\n" in ua:
+        if not isinstance(ua, str):
             raise UsageError(f"{where}: user_agent must be a one-line string")
-        settings = replace(settings, user_agent=ua.strip())
+        settings = replace(settings, user_agent=check_user_agent(ua, f"{where}: user_agent"))
     try:
         if "max_age" in table:
             settings = replace(settings, max_age=parse_duration(table["max_age"]))
@@ -114,6 +114,21 @@ def _site_settings(table: dict[str, Any], base: SiteSettings, where: str) -> Sit
     except OverflowError:  # "99999999999999d": more days than a timedelta holds
         raise UsageError(f"{where}: a duration is out of range") from None
     return settings
+
+
+def check_user_agent(value: str, what: str = "--user-agent") -> str:
+    """``value`` stripped, if it can be sent as a User-Agent header; UsageError otherwise.
+
+    HTTP header values are visible ASCII, spaces and tabs: a newline would split the
+    header (httpx refuses it only when the request is sent, after the retries).
+    """
+    ua = value.strip()
+    if not ua:
+        raise UsageError(f"{what} is empty")
+    bad = next((c for c in ua if not (" " <= c <= "~" or c == "\t")), None)
+    if bad is not None:
+        raise UsageError(f"{what} must be one line of printable ASCII (it contains {bad!r})")
+    return ua
 
 
 def _schedule(value: Any, where: str) -> tuple[tuple[timedelta, timedelta], ...]:

@@ -36,8 +36,8 @@ from .discover import discover, select
 from .extract import extract
 from .fetch import DEFAULT_USER_AGENT, make_client
 from .identity import article_key
-from .models import Article, StoreError
-from .pipeline import Outcome, archive_url
+from .models import Article, CrawlStatus, Locked, Outcome, StoreError
+from .pipeline import Result, archive_url
 from .robots import Robots
 from .sites import Site
 from .store import CRAWL_COUNTS, Archive
@@ -70,7 +70,7 @@ class CrawlReport:
     """What a run did: counts by outcome, and how it ended."""
 
     crawl_id: int
-    status: str = "finished"  # finished | timed_out
+    status: CrawlStatus = CrawlStatus.FINISHED  # or TIMED_OUT; the CLI sets the others
     counts: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
@@ -81,19 +81,15 @@ class CrawlReport:
         if c["discovery_failed"]:
             parts.insert(1, f"discovery failed for {c['discovery_failed']} "
                             f"site{'s' if c['discovery_failed'] > 1 else ''}")
-        parts += [f"{c[k]} {k.replace('_', ' ')}" for k in (
-            "new_version", "unchanged", "not_modified", "gone", "blocked", "no_article", "error",
-            "skipped") if c[k]]
-        ended = "" if self.status == "finished" else f" ({self.status.replace('_', ' ')})"
+        parts += [f"{c[o]} {o.label}" for o in Outcome if c[o]]
+        parts += [f"{c['skipped']} skipped"] if c["skipped"] else []
+        ended = ("" if self.status is CrawlStatus.FINISHED
+                 else f" ({self.status.replace('_', ' ')})")
         return f"crawl {self.crawl_id}: " + ", ".join(parts) + f" in {self.seconds:.1f} s{ended}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"crawl_id": self.crawl_id, "status": self.status, "seconds": self.seconds,
+        return {"crawl_id": self.crawl_id, "status": self.status.value, "seconds": self.seconds,
                 **{k: self.counts[k] for k in CRAWL_COUNTS}}
-
-
-class Locked(Exception):
-    """Another crawl holds the lock on this archive."""
 
 
 # Descriptors of the lock files this process holds. A forked extraction worker inherits
@@ -153,7 +149,7 @@ class HostGate:
     def leave(self) -> None:
         self.slots.release()
 
-    def count(self, outcome: Outcome) -> None:
+    def count(self, outcome: Result) -> None:
         """Track a streak of refusals; close the gate when it gets too long."""
         if outcome.status in (403, 429):
             self.refusals += 1
@@ -204,14 +200,19 @@ async def run_crawl(
     max_time: float | None = None,
     pool: Executor | None = None,
     on_total: Callable[[int], None] = lambda n: None,
-    on_result: Callable[[Outcome], None] = lambda o: None,
+    on_result: Callable[[Result], None] = lambda o: None,
     transport: httpx.AsyncBaseTransport | None = None,
     sleep: Callable[[float], Any] = asyncio.sleep,
+    report: CrawlReport | None = None,
 ) -> CrawlReport:
-    """Discover, then fetch new and due articles until done or ``max_time`` runs out."""
+    """Discover, then fetch new and due articles until done or ``max_time`` runs out.
+
+    Counts go into ``report`` as each URL ends (pass one in to keep them if the run is
+    interrupted), which is also returned.
+    """
     clock = time.monotonic()
     deadline = clock + max_time if max_time else None
-    report = CrawlReport(crawl_id)
+    report = report if report is not None else CrawlReport(crawl_id)
     loop = asyncio.get_running_loop()
 
     async def extractor(html: str, url: str, site: Site) -> Article:
@@ -240,7 +241,7 @@ async def run_crawl(
             while not queue.empty():
                 if gate.closed or (deadline and time.monotonic() >= deadline):
                     if deadline and time.monotonic() >= deadline:
-                        report.status = "timed_out"
+                        report.status = CrawlStatus.TIMED_OUT
                     report.counts["skipped"] += queue.qsize()
                     while not queue.empty():
                         queue.get_nowait()
@@ -250,7 +251,7 @@ async def run_crawl(
                 agent = settings.user_agent or job.site.user_agent or ua
                 await _apply_crawl_delay(client, robots, gate, job.url, agent, settings)
                 if not await gate.enter(sleep, deadline):
-                    report.status = "timed_out"
+                    report.status = CrawlStatus.TIMED_OUT
                     report.counts["skipped"] += 1
                     continue  # the rest of the queue is skipped at the top of the loop
                 # no fetch may outlast --max-time by more than its own network budget
@@ -304,7 +305,7 @@ async def _plan(client: httpx.AsyncClient, archive: Archive, config: Config, sit
     for task in pending:
         task.cancel()
     if pending:
-        report.status = "timed_out"
+        report.status = CrawlStatus.TIMED_OUT
         await asyncio.gather(*pending, return_exceptions=True)
     jobs: list[Job] = []
     for site, task in zip(finders, tasks):

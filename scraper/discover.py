@@ -42,7 +42,7 @@ import httpx
 from lxml import etree
 
 from .fetch import DEFAULT_USER_AGENT, Accept, fetch
-from .models import ScraperError
+from .models import FeedError, ScraperError
 from .robots import Robots
 from .sites import Site
 
@@ -80,10 +80,6 @@ _FEED_ROOTS = ("rss", "feed", "RDF")  # sitemaps.org accepts RSS and Atom feeds 
 # what is surely something else, before downloading it
 FEEDS = Accept("a feed or sitemap", refused=("image/", "audio/", "video/", "font/",
                                              "application/pdf", "application/json"))
-
-
-class FeedError(ScraperError):
-    """A feed or sitemap was refused (entities, size, content type) or could not be read."""
 
 
 @dataclass(frozen=True)

@@ -19,20 +19,58 @@ The error tree (lower layers raise, ``scraper.cli`` turns them into one line)::
     ├── FeedError           a feed or sitemap refused or unreadable (scraper.discover)
     ├── ExtractError        the page holds no article
     │   └── NotAnArticle    an error page, a captcha, or a paywall teaser
-    └── StoreError          the archive cannot be used
-        └── SchemaTooNew    the database was written by a newer version
+    ├── StoreError          the archive cannot be used
+    │   ├── SchemaTooNew    the database was written by a newer version
+    │   └── NotStorable     a value the archive refuses (no text, no key, unknown outcome)
+    └── Locked              another crawl holds the archive's lock (scraper.crawl)
+
+What happened to one URL is an ``Outcome``: the one list of the ``fetches.outcome`` values,
+and of the per-outcome counts of a crawl.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
+
+
+class Outcome(StrEnum):
+    """What one fetch of a URL came to: the values of ``fetches.outcome``."""
+
+    NEW_VERSION = "new_version"    # a new version was stored
+    UNCHANGED = "unchanged"        # fetched, and the content is the latest version's
+    NOT_MODIFIED = "not_modified"  # the server answered 304 to a conditional GET
+    GONE = "gone"                  # 404 or 410: the article was taken down
+    BLOCKED = "blocked"            # robots.txt disallows it
+    NO_ARTICLE = "no_article"      # the page holds no article (error page, captcha, teaser)
+    ERROR = "error"                # anything else: network, HTTP status, size, type
+
+    @property
+    def ok(self) -> bool:
+        """True when the page was read and the archive is current."""
+        return self in (Outcome.NEW_VERSION, Outcome.UNCHANGED, Outcome.NOT_MODIFIED)
+
+    @property
+    def label(self) -> str:
+        """The words a person reads: ``not modified``."""
+        return self.value.replace("_", " ")
+
+
+class CrawlStatus(StrEnum):
+    """The values of ``crawls.status``."""
+
+    RUNNING = "running"          # started and not closed (yet, or it was killed)
+    FINISHED = "finished"        # every planned URL was handled
+    TIMED_OUT = "timed_out"      # --max-time ended it; what was left is counted as skipped
+    INTERRUPTED = "interrupted"  # stopped by Ctrl-C / SIGTERM, or found killed by a later run
+    FAILED = "failed"            # ended by an unexpected error
 
 
 class ScraperError(Exception):
     """Base of every error the scraper raises on purpose."""
 
-    outcome = "error"  # the `fetches.outcome` this error is recorded as
+    outcome = Outcome.ERROR  # the `fetches.outcome` this error is recorded as
 
 
 class UsageError(ScraperError):
@@ -61,7 +99,7 @@ class BadURL(FetchError):
 class Blocked(FetchError):
     """robots.txt disallows fetching the URL."""
 
-    outcome = "blocked"
+    outcome = Outcome.BLOCKED
 
 
 class HTTPStatus(FetchError):
@@ -72,8 +110,8 @@ class HTTPStatus(FetchError):
         return self.status in (404, 410)
 
     @property
-    def outcome(self) -> str:  # type: ignore[override]
-        return "gone" if self.gone else "error"
+    def outcome(self) -> Outcome:  # type: ignore[override]
+        return Outcome.GONE if self.gone else Outcome.ERROR
 
 
 class WrongType(FetchError):
@@ -92,10 +130,14 @@ class Network(FetchError):
     """Connection error or timeout, after the last retry."""
 
 
+class FeedError(ScraperError):
+    """A feed or sitemap was refused (entities, size, content type) or could not be read."""
+
+
 class ExtractError(ScraperError):
     """The page holds no article text."""
 
-    outcome = "no_article"
+    outcome = Outcome.NO_ARTICLE
 
 
 class NotAnArticle(ExtractError):
@@ -108,6 +150,15 @@ class StoreError(ScraperError):
 
 class SchemaTooNew(StoreError):
     """The database was created by a newer version of this tool."""
+
+
+class NotStorable(StoreError):
+    """A value the archive refuses to store: a version without text or key, an unknown
+    outcome or state. A bug in the caller, never the user's input."""
+
+
+class Locked(ScraperError):
+    """Another crawl holds the lock on this archive."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """One URL through fetch → extract → store, with every attempt recorded.
 
 The only module that joins the stages; it raises nothing for a failed URL but returns
-an ``Outcome`` (the failure is also a ``fetches`` row), so a batch goes on.
+a ``Result`` (the failure is also a ``fetches`` row), so a batch goes on.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import httpx
 from .extract import extract
 from .fetch import fetch
 from .identity import article_key, check_http_url
-from .models import Article, ExtractError, Page, ScraperError
+from .models import Article, ExtractError, Outcome, Page, ScraperError
 from .schedule import DEFAULT_SCHEDULE
 from .robots import Robots
 from .sites import Site, site_for
@@ -28,11 +28,11 @@ log = logging.getLogger("scraper.pipeline")
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What happened to one URL: ``outcome`` is the ``fetches.outcome`` value."""
+class Result:
+    """What happened to one URL: ``outcome`` is its ``fetches.outcome``."""
 
     url: str
-    outcome: str
+    outcome: Outcome
     version: int | None = None
     status: int | None = None
     error: str | None = None
@@ -41,20 +41,18 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.outcome in ("new_version", "unchanged", "not_modified")
+        return self.outcome.ok
 
     def describe(self) -> str:
         """The one-line human form: ``new version 2``, ``unchanged``, or the error."""
-        if self.outcome == "new_version":
+        if self.outcome == Outcome.NEW_VERSION:
             return f"new version {self.version}"
-        if self.outcome == "not_modified":
-            return "not modified"
-        if self.outcome == "unchanged":
-            return "unchanged"
-        return f"{self.outcome.replace('_', ' ')}: {self.error}"
+        if self.outcome.ok:
+            return self.outcome.label
+        return f"{self.outcome.label}: {self.error}"
 
     def to_dict(self) -> dict[str, object]:
-        return {"url": self.url, "outcome": self.outcome, "version": self.version,
+        return {"url": self.url, "outcome": self.outcome.value, "version": self.version,
                 "status": self.status, "error": self.error}
 
 
@@ -79,7 +77,7 @@ async def archive_url(
     user_agent: str | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     total_timeout: float | None = 120.0,
-) -> Outcome:
+) -> Result:
     """Fetch, extract and store ``url``; record the attempt; never raise for a bad page.
 
     ``known`` is the article's row when the caller already has it (a re-check).
@@ -108,12 +106,12 @@ async def archive_url(
                            total_timeout=total_timeout)
         raw_hash = hashlib.sha256(page.raw).hexdigest() if page.raw else None
         if known and (page.not_modified or (raw_hash and raw_hash == known.get("raw_hash"))):
-            outcome = "not_modified" if page.not_modified else "unchanged"
+            outcome = Outcome.NOT_MODIFIED if page.not_modified else Outcome.UNCHANGED
             # "active": an article that was gone and is back is checked again
             archive.mark_checked(known["article_key"], state="active", etag=page.etag,
                                  last_modified=page.last_modified, schedule=schedule,
                                  fetch=fetch_row(outcome=outcome))
-            return Outcome(url, outcome, status=page.status, article_id=known["id"])
+            return Result(url, outcome, status=page.status, article_id=known["id"])
         try:
             article = await extractor(page.html, page.final_url, site)
         except ScraperError:
@@ -126,17 +124,17 @@ async def archive_url(
             site, page.final_url, article.canonical_url)
         saved = archive.save(article, page, site_name=site.name, key=key, fetched_at=started,
                              raw_hash=raw_hash, schedule=schedule, fetch=fetch_row())
-        return Outcome(url, saved.outcome, version=saved.version, status=page.status,
+        return Result(url, saved.outcome, version=saved.version, status=page.status,
                        article_id=saved.article_id)
     except ScraperError as err:
         status = getattr(err, "status", None) or (page.status if page else None)
         # one line, whatever the layer below put in its message (fetches.error, the CLI)
-        result = Outcome(url, err.outcome, status=status, error=" ".join(str(err).split()),
+        result = Result(url, err.outcome, status=status, error=" ".join(str(err).split()),
                          attempts=getattr(err, "attempts", None) or None)
     row = fetch_row(outcome=result.outcome, error=result.error, status=result.status)
     if page is None:
         row["attempts"] = result.attempts
-    gone = result.outcome == "gone"
+    gone = result.outcome == Outcome.GONE
     if known or (gone and site is not None):
         # a known article that failed is rescheduled, and its fetch row points at it
         key = known["article_key"] if known else article_key(site, url, None)  # type: ignore[arg-type]

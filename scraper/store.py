@@ -31,7 +31,7 @@ from urllib.parse import quote
 import sqlite_utils
 
 from .identity import content_hash, normalize_url, trusted_canonical
-from .models import Article, Page, SchemaTooNew, StoreError
+from .models import Article, NotStorable, Outcome, Page, SchemaTooNew, StoreError
 from .schedule import DEFAULT_SCHEDULE, next_check
 from .views import ensure_views, fill_change_stats
 
@@ -40,9 +40,7 @@ SCHEMA_VERSION = 4
 BUSY_TIMEOUT_S = 30.0
 # Level 6 costs about 3x the CPU of level 1 (4.3 ms vs 1.5 ms a page) for little size gain.
 HTML_ZLIB_LEVEL = 1
-OUTCOMES = frozenset({
-    "new_version", "unchanged", "not_modified", "gone", "blocked", "no_article", "error",
-})
+OUTCOMES = frozenset(o.value for o in Outcome)
 STATES = frozenset({"active", "gone"})
 FETCH_COLUMNS = ("url", "started_at", "elapsed_ms", "status", "outcome", "error", "attempts",
                  "final_url", "article_id", "version")
@@ -59,7 +57,7 @@ def utc_now() -> str:
 class SaveResult:
     """What ``Archive.save`` did: stored a new version or found the latest one unchanged."""
 
-    outcome: Literal["new_version", "unchanged"]
+    outcome: Literal[Outcome.NEW_VERSION, Outcome.UNCHANGED]
     article_id: int
     version: int
 
@@ -381,9 +379,9 @@ class Archive:
         """
         if not article.text.strip():
             # An error page or teaser extracts to nothing: it must never become a version.
-            raise ValueError(f"refusing to store {page.url}: the article has no text")
+            raise NotStorable(f"refusing to store {page.url}: the article has no text")
         if not key:
-            raise ValueError(f"refusing to store {page.url}: empty article key")
+            raise NotStorable(f"refusing to store {page.url}: empty article key")
         now = fetched_at or utc_now()
         digest = content_hash(article)
         # A foreign canonical would let find_article() hand this row to another site's URL.
@@ -430,8 +428,8 @@ class Archive:
                 [canonical, now, changed, now, page.etag, page.last_modified, raw_hash,
                  article_id])
             self._schedule(conn, article_id, now, schedule)
-            outcome: Literal["new_version", "unchanged"] = (
-                "new_version" if changed else "unchanged")
+            outcome: Literal[Outcome.NEW_VERSION, Outcome.UNCHANGED] = (
+                Outcome.NEW_VERSION if changed else Outcome.UNCHANGED)
             if fetch is not None:
                 self._insert_fetch({**fetch, "outcome": outcome, "article_id": article_id,
                                     "version": number if changed else None})
@@ -462,7 +460,7 @@ class Archive:
 
     def _insert_fetch(self, row: dict[str, Any]) -> None:
         if row.get("outcome") not in OUTCOMES:
-            raise ValueError(f"unknown fetch outcome {row.get('outcome')!r} "
+            raise NotStorable(f"unknown fetch outcome {row.get('outcome')!r} "
                              f"(known: {sorted(OUTCOMES)})")
         _insert(self.db.conn, "fetches", {c: row.get(c) for c in FETCH_COLUMNS})
 
@@ -477,7 +475,7 @@ class Archive:
         logged in the same transaction either way.
         """
         if state is not None and state not in STATES:
-            raise ValueError(f"unknown article state {state!r} (known: {sorted(STATES)})")
+            raise NotStorable(f"unknown article state {state!r} (known: {sorted(STATES)})")
         now = checked_at or utc_now()
         with self._write() as conn:
             # None keeps the old value: a 304 need not repeat the validators.
@@ -585,18 +583,33 @@ class Archive:
             row["authors"] = json.loads(row["authors"])
         return rows
 
-    def version(self, article_id: int, number: int | None = None) -> dict[str, Any] | None:
-        """One full version (the latest when ``number`` is None), with its HTML as str."""
-        if number is None:
-            row = self._first("SELECT * FROM versions WHERE article_id = ?"
-                              " ORDER BY version DESC", [article_id])
-        else:
-            row = self._first("SELECT * FROM versions WHERE article_id = ? AND version = ?",
-                              [article_id, number])
+    def version(self, article_id: int, number: int | None = None, *,
+                html: bool = False) -> dict[str, Any] | None:
+        """One full version (the latest when ``number`` is None), without its page.
+
+        With ``html=True`` the archived page comes too, as str; a damaged blob then raises
+        StoreError naming the version (the text and metadata need no blob).
+        """
+        where = "" if number is None else " AND version = ?"
+        columns = "*" if html else "*, NULL AS html_zlib"
+        row = self._first(f"SELECT {columns} FROM versions WHERE article_id = ?{where}"
+                          " ORDER BY version DESC", [article_id, *([] if number is None
+                                                                    else [number])])
         if row is None:
             return None
         row["authors"] = json.loads(row["authors"])
         row["tags"] = json.loads(row["tags"])
         blob = row.pop("html_zlib")
-        row["html"] = zlib.decompress(blob).decode("utf-8") if blob else ""
+        if html:
+            row["html"] = page_html(blob, f"version {row['version']} of {row['url']}")
         return row
+
+
+def page_html(blob: bytes | None, what: str) -> str:
+    """A stored ``html_zlib`` blob as text; StoreError naming ``what`` if it is damaged."""
+    if not blob:
+        return ""
+    try:
+        return zlib.decompress(blob).decode("utf-8")
+    except (zlib.error, UnicodeDecodeError) as err:
+        raise StoreError(f"the stored HTML of {what} is damaged ({err})") from None

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from server import Response, TestServer
 
 from scraper import cli as cli_module
+from scraper.cli import crawling as crawl_command
 from scraper.config import Config, SiteSettings
 from scraper.crawl import crawl_lock, make_pool, run_crawl
 from scraper.sites import Site
@@ -230,7 +231,7 @@ def test_crawl_command_prints_one_line_summary_and_records_the_run(server, tmp_p
     site = site_on(server, [1, 2], [])
     serve_article(server, 1)
     serve_article(server, 2, Response(404, b"missing", {"Content-Type": "text/html"}))
-    monkeypatch.setattr(cli_module, "_crawl_sites", lambda names, configured: [site])
+    monkeypatch.setattr(crawl_command, "_crawl_sites", lambda names, configured: [site])
     config = tmp_path / "scraper.toml"
     config.write_text("[crawl]\ndelay = 0\n")
     db = tmp_path / "archive.db"
@@ -293,7 +294,7 @@ def test_crawl_whose_site_cannot_be_discovered_exits_1_and_says_so(server, tmp_p
                                                                      monkeypatch):
     site = LocalNews()
     site.feeds = (server.url("/missing-feed"),)  # type: ignore[misc]  (404, not retried)
-    monkeypatch.setattr(cli_module, "_crawl_sites", lambda names, configured: [site])
+    monkeypatch.setattr(crawl_command, "_crawl_sites", lambda names, configured: [site])
     db = tmp_path / "archive.db"
     result = CliRunner().invoke(cli_module.cli, ["crawl", "--db", str(db), "--json"])
     assert result.exit_code == 1

@@ -13,7 +13,7 @@ import pytest
 
 from scraper import store
 from scraper.identity import article_key
-from scraper.models import Article, Page, SchemaTooNew, StoreError
+from scraper.models import Article, NotStorable, Page, SchemaTooNew, StoreError
 from scraper.sites import Site
 from scraper.store import OUTCOMES, SCHEMA_VERSION, Archive, SaveResult
 
@@ -110,7 +110,7 @@ def test_whitespace_and_nfc_differences_keep_one_version(archive: Archive) -> No
 def test_empty_text_is_refused_and_nothing_stored(archive: Archive) -> None:
     error_page = page(html="<h1>404 Not Found</h1>")
     for text in ("", "  \n\n "):
-        with pytest.raises(ValueError, match="no text"):
+        with pytest.raises(NotStorable, match="no text"):
             save(archive, article(text), error_page)
     assert count(archive, "articles") == count(archive, "versions") == 0
 
@@ -125,7 +125,7 @@ def test_fetch_rows_recorded_for_every_outcome(archive: Archive) -> None:
     assert {r[0] for r in rows} == OUTCOMES == {
         "new_version", "unchanged", "not_modified", "gone", "blocked", "no_article", "error"}
     assert ("error", None, "timeout") in rows
-    with pytest.raises(ValueError, match="unknown fetch outcome"):
+    with pytest.raises(NotStorable, match="unknown fetch outcome"):
         archive.record_fetch(URL, started_at="x", elapsed_ms=0, status=200, outcome="weird")
 
 
@@ -154,8 +154,8 @@ def test_fts_finds_phrase_only_in_version_1(archive: Archive) -> None:
 def test_version_returns_full_row_with_lists_and_html(archive: Archive) -> None:
     result = save(archive, article(tags=("politics", "budget")), page(html="<p>Grüße</p>"))
     save(archive, article(TEXT + " More."), page(html="<p>v2</p>"))
-    latest = archive.version(result.article_id)
-    first = archive.version(result.article_id, 1)
+    latest = archive.version(result.article_id, html=True)
+    first = archive.version(result.article_id, 1, html=True)
     assert latest is not None and latest["version"] == 2 and latest["html"] == "<p>v2</p>"
     assert first is not None and first["html"] == "<p>Grüße</p>"
     assert first["tags"] == ["politics", "budget"] and first["authors"] == ["Ann Lee"]
@@ -186,7 +186,7 @@ def test_mark_checked_records_not_modified_and_gone(archive: Archive) -> None:
     assert archive.find_article(URL)["state"] == "active"  # type: ignore[index]
     archive.mark_checked("numbered:nope", state="gone")  # unknown: no-op
     assert count(archive, "articles") == 1
-    with pytest.raises(ValueError, match="unknown article state"):
+    with pytest.raises(NotStorable, match="unknown article state"):
         archive.mark_checked("numbered:123", state="deleted")
 
 

@@ -1,0 +1,122 @@
+"""`scraper archive` (fetch, extract, store) and `scraper extract` (a saved page, offline)."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..models import UsageError
+from .options import (
+    check_url, db_option, emit_json, json_option, user_agent_option, verbose_option,
+)
+
+
+@click.command()
+@click.argument("urls", nargs=-1, required=True, metavar="URL... | -")
+@db_option
+@json_option
+@click.option("--ignore-robots", is_flag=True,
+              help="Fetch even where robots.txt disallows it (for URLs you archive by hand).")
+@user_agent_option
+@click.option("--site", "site_name", metavar="NAME", help="Use this site adapter whatever the "
+              "URL's host (e.g. for a mirror); see `scraper sites`.")
+@verbose_option
+def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
+            user_agent: str | None, site_name: str | None, verbose: bool) -> None:
+    """Fetch, extract and store each URL (`-` reads URLs from stdin, one per line).
+
+    Prints one line per URL: `new version N`, `unchanged`, `not modified`, or the error.
+    Exits 1 when any URL failed. With -v, each retry of a failing request is logged.
+
+    Example: scraper archive https://www.bbc.com/news/articles/clymn8zyrp9o
+    """
+    from ..fetch import DEFAULT_USER_AGENT, make_client
+    from ..pipeline import archive_url
+    from ..robots import Robots
+    from ..sites import site_named
+    from ..store import Archive
+
+    site = site_named(site_name) if site_name else None
+    wanted = [u for arg in urls for u in (_stdin_urls() if arg == "-" else [arg])]
+    if not wanted:
+        raise UsageError("no URLs given")
+    for url in wanted:  # check all before writing anything
+        check_url(url)
+    if verbose:
+        logging.getLogger("scraper").setLevel(logging.INFO)
+
+    async def run() -> list[Any]:
+        store = Archive(db)
+        ua = user_agent or (site and site.user_agent) or DEFAULT_USER_AGENT
+        try:
+            async with make_client(user_agent=ua) as client:
+                robots = None if ignore_robots else Robots()
+                results = []
+                for url in wanted:
+                    result = await archive_url(client, store, url, robots=robots, site=site,
+                                               user_agent=user_agent)
+                    if not as_json:
+                        click.echo(f"{url}  {result.describe()}", err=not result.ok)
+                    results.append(result)
+                return results
+        finally:
+            store.close()
+
+    results = asyncio.run(run())
+    if as_json:
+        emit_json([r.to_dict() for r in results])
+    if not all(r.ok for r in results):
+        raise click.exceptions.Exit(1)
+
+
+def _stdin_urls() -> list[str]:
+    return [line.strip() for line in sys.stdin if line.strip() and not line.startswith("#")]
+
+
+@click.command("extract")
+@click.argument("file", type=click.Path(allow_dash=True, dir_okay=False, path_type=Path))
+@click.option("--url", default="", help="The URL the page came from: picks the site adapter "
+              "and resolves relative links (default: the page's own canonical URL).")
+def extract_command(file: Path, url: str) -> None:
+    """Extract the article from a saved page (.html, .html.gz, or - for stdin) as JSON.
+
+    No network and no database.
+
+    Example: scraper extract saved.html.gz --url https://www.bbc.com/news/articles/clymn8zyrp9o
+    """
+    from ..extract import extract
+    from ..fetch import decode_html
+
+    if url:
+        url = check_url(url)  # a URL that is not one is a usage error, as everywhere
+    if str(file) == "-":
+        raw = sys.stdin.buffer.read()
+    else:
+        try:
+            raw = file.read_bytes()
+        except OSError as err:
+            raise UsageError(f"cannot read {file}: {err.strerror or err}") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as err:
+            raise UsageError(f"{file} is not a readable gzip file: {err}") from None
+    html, _ = decode_html(raw, "")
+    # without --url, the page's own canonical URL picks the adapter
+    emit_json(extract(html, url=url or _own_url(html)).to_dict())
+
+
+def _own_url(html: str) -> str:
+    """The absolute canonical (or og:url) URL a saved page declares, or ""."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    from ..metadata import head_metadata
+
+    found = head_metadata(LexborHTMLParser(html)).get("canonical_url") or ""
+    return found if found.startswith(("http://", "https://")) else ""

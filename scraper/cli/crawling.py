@@ -1,0 +1,200 @@
+"""`scraper crawl` (the cron job) and `scraper discover` (what a crawl would find)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..models import CrawlStatus, Locked
+from .errors import warn
+from .options import config_option, db_option, emit_json, json_option, open_archive
+
+
+def _finite(value: float | None, param: click.Parameter) -> float | None:
+    # FloatRange lets "nan" through: NaN fails no comparison, and would mean no limit at all.
+    if value is not None and value != value:
+        raise click.BadParameter("nan is not a number of seconds", param=param)
+    return value
+
+
+def _crawl_sites(names: tuple[str, ...], configured: tuple[str, ...]) -> list[Any]:
+    from ..sites import all_sites, site_named
+
+    chosen = names or configured
+    if chosen:
+        return [site_named(n) for n in dict.fromkeys(chosen)]
+    return list(all_sites())  # the generic adapter too: its articles are re-checked
+
+
+@click.command()
+@click.argument("site_names", nargs=-1, metavar="[SITE]...")
+@db_option
+@json_option
+@config_option
+@click.option("--max-time", type=click.FloatRange(min=1, max=7 * 86400), metavar="SECONDS",
+              callback=lambda ctx, param, value: _finite(value, param),
+              help="Stop taking new work after this long; in-flight work finishes.")
+@click.option("-v", "--verbose", is_flag=True, help="Log each URL and its outcome.")
+@click.option("--fail-if-locked", is_flag=True, help="Exit 1 instead of 0 when another crawl "
+              "holds the archive.")
+def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Path | None,
+          max_time: float | None, verbose: bool, fail_if_locked: bool) -> None:
+    """Discover new articles and re-check due ones, for cron.
+
+    Crawls every site adapter (or the SITEs named, or those in the config file). New
+    articles come from the sites' feeds and sitemaps; known ones are re-checked on a
+    schedule that slows down as an article stops changing. A crawl started while another
+    runs on the same archive exits at once, touching nothing. Stopped with Ctrl-C, the
+    run is recorded as `interrupted` with what it had done.
+
+    Prints a progress bar on a terminal; otherwise only errors and a one-line summary.
+
+    Example: scraper crawl --max-time 840
+    """
+    from ..config import load_config
+    from ..crawl import CrawlReport, crawl_lock, make_pool, run_crawl
+    from ..sites import site_named
+    from ..store import Archive, check_archive_file
+
+    config = load_config(config_path)
+    sites = _crawl_sites(site_names, config.sites)
+    for name in config.overrides:
+        site_named(name)  # a typo in [sites.NAME] is an error, not a silent no-op
+    check_archive_file(db)  # a file we cannot use is refused before the lock file is made
+    try:
+        with crawl_lock(db), Archive(db) as archive:
+            for stale in archive.mark_interrupted_crawls():
+                warn(f"crawl {stale} did not finish (killed?); marked interrupted")
+            crawl_id = archive.start_crawl([s.name for s in sites])
+            report = CrawlReport(crawl_id)
+            started = time.monotonic()
+            try:
+                asyncio.run(_run_crawl(archive, config, sites, report, max_time, verbose,
+                                       make_pool, run_crawl))
+            except KeyboardInterrupt:
+                report.status = CrawlStatus.INTERRUPTED
+                raise
+            except BaseException:
+                report.status = CrawlStatus.FAILED
+                raise
+            finally:
+                # The true counts in every case: the URLs that ended before a Ctrl-C are
+                # stored, and the row says so.
+                report.seconds = time.monotonic() - started
+                archive.finish_crawl(crawl_id, dict(report.counts), report.status)
+    except Locked as err:
+        warn(f"{err}; exiting")
+        raise click.exceptions.Exit(1 if fail_if_locked else 0) from None
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo(report.summary())
+    if report.counts["error"] or report.counts["discovery_failed"]:
+        raise click.exceptions.Exit(1)
+
+
+async def _run_crawl(archive: Any, config: Any, sites: list[Any], report: Any,
+                     max_time: float | None, verbose: bool, make_pool: Any,
+                     run_crawl: Any) -> Any:
+    """Run the crawl with a progress bar on a terminal, or error lines otherwise."""
+    bar: Any = None
+    show_bar = sys.stdout.isatty() and not verbose
+
+    def on_total(n: int) -> None:
+        nonlocal bar
+        if show_bar and n:
+            bar = click.progressbar(length=n, label="crawling", file=sys.stdout)
+            bar.__enter__()
+
+    def on_result(result: Any) -> None:
+        if verbose:
+            click.echo(f"{result.url}  {result.describe()}")
+        elif not result.ok and result.outcome != "gone":
+            click.echo(f"{result.url}  {result.describe()}", err=True)
+        if bar is not None:
+            bar.update(1)
+
+    with make_pool() as pool:
+        try:
+            return await run_crawl(archive, config, sites, crawl_id=report.crawl_id,
+                                   max_time=max_time, pool=pool, on_total=on_total,
+                                   on_result=on_result, report=report)
+        finally:
+            if bar is not None:
+                bar.__exit__(None, None, None)
+
+
+@click.command()
+@click.argument("site_name", metavar="SITE")
+@db_option
+@json_option
+@config_option
+@click.option("--all", "show_all", is_flag=True, help="Also list articles already archived "
+              "and those older than the site's max_age.")
+def discover(site_name: str, db: Path, as_json: bool, config_path: Path | None,
+             show_all: bool) -> None:
+    """Print the candidate article URLs of SITE from its feeds and sitemaps, newest first.
+
+    Writes nothing. Articles already in the archive, and those older than the site's
+    max_age, are left out unless --all is given.
+
+    Example: scraper discover themoscowtimes
+    """
+    from datetime import datetime, timezone
+
+    from ..config import load_config
+    from ..discover import discover as find_links, select
+    from ..fetch import DEFAULT_USER_AGENT, make_client
+    from ..identity import article_key
+    from ..robots import Robots
+    from ..sites import site_named
+
+    config = load_config(config_path)
+    site = site_named(site_name)
+    settings = config.for_site(site.name)
+
+    async def run() -> list[Any]:
+        ua = settings.user_agent or site.user_agent or DEFAULT_USER_AGENT
+        async with make_client(user_agent=ua) as client:
+            return await find_links(client, site, robots=Robots())
+
+    # Open the archive first: an unusable one fails before any request is made.
+    store = open_archive(db) if db.exists() and not show_all else None
+    links = asyncio.run(run())
+    found = len(links)
+    archived = 0
+    if store is not None:
+        keys = {link.url: article_key(site, link.url, None) for link in links}
+        known = store.known(list(keys.values()), list(keys))
+        links = [l for l in links if l.url not in known and keys[l.url] not in known]
+        archived = found - len(links)
+    fresh = select(links, site, max_age=None if show_all else settings.max_age,
+                   now=datetime.now(timezone.utc))
+    too_old = len(links) - len(fresh)
+    if as_json:
+        emit_json([{"url": l.url, "published": l.published, "title": l.title,
+                    "source": l.source} for l in fresh])
+    else:
+        for link in fresh:
+            click.echo(f"{link.published or '-':25}  {link.url}")
+    if not fresh:  # say why, so an empty answer is not mistaken for a broken command
+        warn(f"no candidates for {site.name}: {_why_none(site, found, archived, too_old)}")
+
+
+def _why_none(site: Any, found: int, archived: int, too_old: int) -> str:
+    """Why discovery left nothing to list, counting each reason."""
+    if not (site.feeds or site.sitemaps):
+        return "it declares no feeds or sitemaps"
+    if not found:
+        return "its feeds and sitemaps list no article URL"
+    reasons = []
+    if archived:
+        reasons.append(f"{archived} already archived")
+    if too_old:
+        reasons.append(f"{too_old} older than max_age")
+    return f"of {found} found, " + " and ".join(reasons) + " (--all lists them)"

@@ -1,0 +1,70 @@
+"""The one place where errors become what a user reads: one line on stderr and an exit code.
+
+Exit codes: 0 done (including ``unchanged``), 1 when any URL or lookup failed or the archive
+cannot be used, 2 for usage errors (an option, a URL, a site name, a file to read, the
+config file), 130 when interrupted. Expected failures never print a traceback.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any, NoReturn
+
+import click
+
+from ..models import ScraperError, UnknownSite, UsageError
+
+
+class ScraperGroup(click.Group):
+    """Turns every expected error into one line on stderr and an exit code, in one place."""
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as err:  # e.g. `scraper --bogus`
+            raise _one_line(err) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as err:  # a command's bad option or argument
+            raise _one_line(err) from None
+        except (UsageError, UnknownSite) as err:
+            fail(str(err), code=2)
+        except ScraperError as err:
+            fail(str(err))
+        except sqlite3.DatabaseError as err:  # a damaged file: the header was fine, a page not
+            fail(f"the archive cannot be read: {err}")
+        except KeyboardInterrupt:
+            fail("interrupted", code=130)
+
+
+class OneLineUsageError(click.UsageError):
+    """Click's usage error (exit 2), shown as one line like every other error."""
+
+    def show(self, file: Any = None) -> None:
+        hint = f" (see `{self.ctx.command_path} -h`)" if self.ctx else ""
+        fail_line(f"{self.format_message()}{hint}")
+
+
+def _one_line(err: click.UsageError) -> click.UsageError:
+    if isinstance(err, click.exceptions.NoArgsIsHelpError):
+        return err  # `scraper` alone prints the help, as it should
+    return OneLineUsageError(err.format_message(), err.ctx)
+
+
+def fail_line(message: str) -> None:
+    """Print an error as one line on stderr, whatever newlines the message holds."""
+    click.echo(f"scraper: error: {' '.join(message.split())}", err=True)
+
+
+def warn(message: str) -> None:
+    """Print a warning or notice as one line on stderr."""
+    click.echo(f"scraper: {' '.join(message.split())}", err=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print the error line and exit with ``code``."""
+    fail_line(message)
+    raise click.exceptions.Exit(code)

@@ -1,0 +1,27 @@
+"""`scraper sites`: the site adapters and what each declares."""
+
+from __future__ import annotations
+
+import click
+
+from .options import emit_json, json_option
+
+
+@click.command()
+@json_option
+def sites(as_json: bool) -> None:
+    """List the site adapters: name, domains, feeds and sitemaps.
+
+    Example: scraper sites --json
+    """
+    from ..sites import all_sites
+
+    rows = [{"name": s.name, "domains": list(s.domains), "feeds": list(s.feeds),
+             "sitemaps": list(s.sitemaps)} for s in all_sites()]
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        domains = ", ".join(row["domains"]) or "(every other domain)"
+        click.echo(f"{row['name']:16} {domains}  "
+                   f"[{len(row['feeds'])} feeds, {len(row['sitemaps'])} sitemaps]")
