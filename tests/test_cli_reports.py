@@ -1,0 +1,218 @@
+"""What a new user met on a fresh clone (issue 8), each through the command line as they met it.
+
+Every test here failed before its fix: a traceback, a wrong answer, or a wrong exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from local_site import CrawlChild, rows, serve_site, tag_for
+from server import Response, TestServer
+
+from scraper import sites as sites_module
+from scraper.cli import cli
+from scraper.sites import Site, all_sites
+
+FIXTURES = Path(__file__).parent / "fixtures" / "themoscowtimes"
+ARTICLE = "/2023/04/17/china-minister-hails-strong-russia-ties-in-putin-meeting-a80850"
+OLD_SENTENCE = "He added that Russia-China ties have"
+
+
+def page(name: str = "seed-two-authors-updated.html") -> str:
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    if args[0] == "archive":  # pages served from 127.0.0.1 are read as The Moscow Times'
+        args = (*args, "--site", "themoscowtimes")
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "archive.db"
+
+
+class LocalNews(Site):
+    """A site on 127.0.0.1 whose feed and sitemap a test sets."""
+
+    name = "localnews"
+    domains = ("127.0.0.1",)
+    article_path = r"^/news/\d+$"
+
+
+@pytest.fixture
+def local_news(server: TestServer, monkeypatch: pytest.MonkeyPatch) -> LocalNews:
+    """LocalNews serving /news/1..4 (feed dated 2099, sitemap undated), known by name."""
+    feed, sitemap = serve_site(server, 4)
+    site = LocalNews()
+    site.feeds, site.sitemaps = (feed,), (sitemap,)  # type: ignore[misc]
+    known = (site, *all_sites())
+    monkeypatch.setattr(sites_module, "all_sites", lambda: known)
+    return site
+
+
+# 1. discover with no archive and max_age filtering everything
+def test_discover_with_no_archive_and_every_candidate_too_old_says_so(
+        local_news: LocalNews, server: TestServer, db: Path, tmp_path: Path) -> None:
+    server.route("/rss", Response(200, b"<rss><channel><item><link>" + server.url(
+        "/news/1").encode() + b"</link><pubDate>Mon, 01 Jan 2001 00:00:00 +0000</pubDate>"
+        b"</item></channel></rss>", {"Content-Type": "application/rss+xml"}))
+    server.route("/sitemap.xml", Response(200, b'<urlset xmlns="http://www.sitemaps.org/'
+                 b'schemas/sitemap/0.9"><url><loc>' + server.url("/news/2").encode()
+                 + b"</loc><lastmod>2001-01-01</lastmod></url></urlset>",
+                 {"Content-Type": "application/xml"}))
+    config = tmp_path / "scraper.toml"
+    config.write_text('[crawl]\nmax_age = "1s"\n')
+    code, out, err = run("discover", "localnews", "--db", str(db), "--config", str(config))
+    assert (code, out) == (0, "")
+    assert err.strip() == ("scraper: no candidates for localnews: of 2 found, "
+                           "2 older than max_age (--all lists them)")
+    assert not db.exists()
+    code, out, _ = run("discover", "localnews", "--db", str(db), "--config", str(config),
+                       "--all")
+    assert code == 0 and len(out.splitlines()) == 2
+
+
+# 1. discover with one candidate archived and the rest too old
+def test_discover_counts_archived_and_too_old_candidates_apart(
+        local_news: LocalNews, server: TestServer, db: Path, tmp_path: Path) -> None:
+    archived = CliRunner().invoke(cli, ["archive", server.url("/news/1"), "--db", str(db)])
+    assert archived.exit_code == 0, archived.stderr
+    config = tmp_path / "scraper.toml"
+    config.write_text('[crawl]\nmax_age = "1s"\n')
+    # the feed's items are dated 2099 (never too old); the sitemap's are undated (kept)
+    server.route("/sitemap.xml", Response(200, b'<urlset xmlns="http://www.sitemaps.org/'
+                 b'schemas/sitemap/0.9">' + b"".join(
+                     b"<url><loc>" + server.url(f"/news/{i}").encode()
+                     + b"</loc><lastmod>2001-01-01</lastmod></url>" for i in (3, 4))
+                 + b"</urlset>", {"Content-Type": "application/xml"}))
+    server.route("/rss", Response(200, b"<rss><channel><item><link>" + server.url(
+        "/news/1").encode() + b"</link></item></channel></rss>",
+        {"Content-Type": "application/rss+xml"}))
+    code, out, err = run("discover", "localnews", "--db", str(db), "--config", str(config))
+    assert (code, out) == (0, "")
+    assert "of 3 found, 1 already archived and 2 older than max_age" in err
+    assert "every candidate is archived already" not in err
+
+
+# 3. a damaged page blob costs only that blob
+def test_show_and_diff_read_an_article_whose_stored_page_is_damaged(
+        server: TestServer, db: Path) -> None:
+    url = server.url(ARTICLE)
+    server.route(ARTICLE, Response.html(page()),
+                 Response.html(page().replace(OLD_SENTENCE, "He later added that Russia-China"
+                                                            " ties have")))
+    assert run("archive", url, "--db", str(db))[0] == 0
+    assert run("archive", url, "--db", str(db))[0] == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE versions SET html_zlib = x'00ff00ff' WHERE version = 1")
+    code, out, err = run("show", url, "--version", "1", "--db", str(db))
+    assert code == 0 and "Li Shangfu" in out and err == ""
+    code, out, err = run("diff", url, "--db", str(db), "--no-color")
+    assert code == 0 and "{+later+}" in out and err == ""
+    code, out, _ = run("history", url, "--db", str(db))
+    assert code == 0 and "v2" in out
+
+
+# 5. Ctrl-C during a crawl
+@pytest.fixture
+def crawl_child(tmp_path: Path) -> Iterator[CrawlChild]:
+    child = CrawlChild(tag_for(tmp_path))
+    yield child
+    child.close()
+
+
+def test_crawl_stopped_with_ctrl_c_is_recorded_interrupted_with_its_counts(
+        server: TestServer, crawl_child: CrawlChild, tmp_path: Path) -> None:
+    feed, sitemap = serve_site(server, 8)
+    arrived, release = threading.Event(), threading.Event()
+
+    def hold(req: object) -> None:  # the crawl's request for /news/8 waits here for Ctrl-C
+        arrived.set()
+        release.wait(60)
+
+    # the feed lists 1-4 (dated, fetched first), the sitemap 5-8 in order: 8 comes last
+    server.route("/news/8", Response(handler=hold))  # type: ignore[arg-type]
+    db = tmp_path / "archive.db"
+    config = tmp_path / "scraper.toml"
+    config.write_text("[crawl]\ndelay = 0\n")
+    pid = crawl_child.start(db=str(db), config=str(config), log=str(tmp_path / "crawl.log"),
+                            feed=feed, sitemap=sitemap)
+    try:
+        assert arrived.wait(60), "the crawl never asked for /news/8"
+        os.kill(pid, signal.SIGINT)
+        ended = crawl_child.wait()
+    finally:
+        release.set()
+    log = (tmp_path / "crawl.log").read_text()
+    assert ended.get("exit") == 130, log
+    assert log.strip().splitlines()[-1] == "scraper: error: interrupted" and "Traceback" not in log
+    stored = rows(db, "SELECT count(*) FROM versions")[0][0]
+    assert stored == 7
+    assert rows(db, "SELECT status, checked, new_version, discovered FROM crawls") == [
+        ("interrupted", 7, 7, 8)]
+
+
+# 6. a User-Agent that cannot be sent
+@pytest.mark.parametrize("agent", ["a\nb", "a\rb", "", "caf\u00e9/1.0"])
+def test_user_agent_that_cannot_be_a_header_is_a_usage_error(db: Path, agent: str) -> None:
+    code, out, err = run("archive", "--user-agent", agent, "http://127.0.0.1:9/x", "--db",
+                         str(db))
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "--user-agent" in err
+    assert not db.exists()
+
+
+def test_config_user_agent_with_a_carriage_return_is_refused(tmp_path: Path, db: Path) -> None:
+    config = tmp_path / "scraper.toml"
+    config.write_text('[crawl]\nuser_agent = "a\\rb"\n')
+    code, _, err = run("crawl", "--config", str(config), "--db", str(db))
+    assert code == 2 and "user_agent must be one line of printable ASCII" in err
+    assert not db.exists()
+
+
+# 9. extract --url that is no URL
+def test_extract_with_a_url_that_is_not_one_exits_2() -> None:
+    code, out, err = run("extract", str(FIXTURES / "seed-two-authors-updated.html"),
+                         "--url", "not-a-url")
+    assert (code, out) == (2, "")
+    assert err.startswith("scraper: error: not an http(s) URL") and len(err.splitlines()) == 1
+
+
+# 10. diff --to 1
+def test_diff_to_version_1_of_two_says_it_is_the_first_not_the_only(
+        server: TestServer, db: Path) -> None:
+    url = server.url(ARTICLE)
+    server.route(ARTICLE, Response.html(page()),
+                 Response.html(page().replace(OLD_SENTENCE, "He later added that Russia-China"
+                                                            " ties have")))
+    run("archive", url, "--db", str(db))
+    run("archive", url, "--db", str(db))
+    code, out, err = run("diff", url, "--to", "1", "--db", str(db))
+    assert code == 0 and err == ""
+    assert "v1 is its first version" in out and "it has 2 versions" in out
+    assert "only one version" not in out
+
+
+# 12. the quick start's last command
+def test_diff_of_an_article_with_one_version_is_a_friendly_exit_0(
+        server: TestServer, db: Path) -> None:
+    url = server.url(ARTICLE)
+    server.route(ARTICLE, Response.html(page()))
+    run("archive", url, "--db", str(db))
+    code, out, err = run("diff", url, "--db", str(db))
+    assert (code, err) == (0, "")
+    assert out.startswith(f"{url} has one version so far (v1, ") and "nothing to compare" in out
+    code, out, _ = run("diff", url, "--db", str(db), "--json")
+    assert code == 0 and json.loads(out)["chunks"] == [] and json.loads(out)["to"] == 1
