@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from local_site import CrawlChild, article_html, assert_intact, rows, serve_site, tag_for
 from server import Response, TestServer
 
-from scraper import store
+from scraper.store import connection as store_connection
 from scraper.cli import cli
 from scraper.models import StoreError
 from scraper.store import Archive, utc_now
@@ -135,7 +135,7 @@ def test_write_lock_held_past_the_busy_timeout_is_one_store_error(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "archive.db"
     Archive(db).close()
-    monkeypatch.setattr(store, "BUSY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(store_connection, "BUSY_TIMEOUT_S", 0.2)
     with closing(sqlite3.connect(db, isolation_level=None)) as other:
         other.execute("BEGIN IMMEDIATE")  # another process that never lets go
         with Archive(db) as archive:

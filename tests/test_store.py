@@ -10,12 +10,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import sqlite_utils
 
-from scraper import store
 from scraper.identity import article_key
 from scraper.models import Article, NotStorable, Page, SchemaTooNew, StoreError
 from scraper.sites import Site
-from scraper.store import OUTCOMES, SCHEMA_VERSION, Archive, SaveResult
+from scraper.store import OUTCOMES, SCHEMA_VERSION, Archive, SaveResult, schema, utc_now
+from scraper.store import connection as store_connection
 
 URL = "https://example.com/politics/budget-passed-a123"
 TEXT = "The budget passed on Tuesday.\n\nThe minister resigned over the scandal."
@@ -130,7 +131,7 @@ def test_fetch_rows_recorded_for_every_outcome(archive: Archive) -> None:
 
 
 def test_fetch_row_links_to_the_version_it_stored(archive: Archive) -> None:
-    fetch = {"url": URL, "started_at": store.utc_now(), "elapsed_ms": 80, "status": 200}
+    fetch = {"url": URL, "started_at": utc_now(), "elapsed_ms": 80, "status": 200}
     first = save(archive, article(), fetch=fetch)
     second = save(archive, article(), fetch=fetch)  # unchanged: the row names no version
     rows = archive.db.conn.execute(
@@ -282,10 +283,10 @@ def test_readonly_archive_reads_but_refuses_writes(tmp_path: Path) -> None:
 def test_failed_migration_leaves_the_file_unmigrated(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(db: object) -> None:
-        store._migrate_0_to_1(db)  # type: ignore[arg-type]
+        schema._migrate_0_to_1(db)  # type: ignore[arg-type]
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(store, "MIGRATIONS", (broken,))
+    monkeypatch.setattr(store_connection, "MIGRATIONS", (broken,))
     path = tmp_path / "archive.db"
     with pytest.raises(RuntimeError):
         Archive(path)
@@ -299,7 +300,7 @@ def test_version_1_archive_is_migrated_keeping_its_rows(tmp_path: Path) -> None:
 
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    MIGRATIONS[0](store.sqlite_utils.Database(conn))
+    MIGRATIONS[0](sqlite_utils.Database(conn))
     conn.execute("PRAGMA user_version = 1")
     conn.execute("INSERT INTO articles (site, url, article_key, first_seen) "
                  "VALUES ('generic', 'https://example.com/a', 'k', '2024-01-01T00:00:00+00:00')")
