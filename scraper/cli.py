@@ -526,5 +526,5 @@ def _log_to_stderr() -> None:
     logger.propagate = False
 
 
-from .serve import serve  # noqa: E402
+from .browse.serve import serve  # noqa: E402
 cli.add_command(serve)

@@ -33,7 +33,7 @@ import sqlite_utils
 from .identity import content_hash, normalize_url, trusted_canonical
 from .models import Article, Page, SchemaTooNew, StoreError
 from .schedule import DEFAULT_SCHEDULE, next_check
-from .views import ensure_views, fill_change_stats
+from .browse.views import ensure_views, fill_change_stats
 
 SCHEMA_VERSION = 4
 # Long enough to outwait another process's commit, short enough that cron notices a wedge.

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import click
 
-from .models import ScraperError, StoreError
+from ..models import ScraperError, StoreError
 
 if TYPE_CHECKING:
     from datasette.app import Datasette
@@ -29,12 +29,12 @@ def build_datasette(db: Path) -> Datasette:
     from datasette.app import Datasette
     from datasette.plugins import pm
 
-    from . import datasette_plugin
+    from . import plugin
 
     # The entry point registers it when the package is installed; from a bare source tree
     # (or when Datasette skipped entry points) register it here.
-    if not pm.is_registered(datasette_plugin) and pm.get_plugin("scraper") is None:
-        pm.register(datasette_plugin, name="scraper")
+    if not pm.is_registered(plugin) and pm.get_plugin("scraper") is None:
+        pm.register(plugin, name="scraper")
     return Datasette([str(db)])
 
 
@@ -48,7 +48,7 @@ def prepare_archive(db: Path, progress: Callable[[int], None] | None = None) -> 
 
     ``progress(n)`` is called first when n versions still need their words counted.
     """
-    from .store import Archive
+    from ..store import Archive
     from .views import ensure_views, fill_change_stats, pending_change_stats
 
     if not db.exists():
