@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from browse_archive import ONLY_IN_V1, Built, build_archive, get, rows
@@ -151,3 +152,25 @@ def test_plain_datasette_command_serves_the_canned_queries(built: Built) -> None
         capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert [r["article_id"] for r in json.loads(result.stdout)] == [1]
+
+
+def test_recent_changes_says_it_lists_changes_not_new_articles(ds: Datasette,
+                                                               built: Built) -> None:
+    page = get(ds, "/archive/recent_changes").text
+    assert "after the first" in page and "Versions stored" not in page
+    # an article first archived a day ago is new, not changed: not listed
+    assert built.steady not in {r["article_id"] for r in rows(ds, "/archive/recent_changes")}
+
+
+@pytest.mark.parametrize("days, count", [("", 2), ("7", 2), ("1", 1), ("36500", 2)])
+def test_recent_changes_takes_days_from_1_to_36500(ds: Datasette, days: str, count: int) -> None:
+    assert len(rows(ds, f"/archive/recent_changes?days={days}")) == count
+
+
+@pytest.mark.parametrize("days", ["abc", "-1", "0", "100000000", "1.5", "7 days", "٣"])
+def test_recent_changes_refuses_a_bad_number_of_days(ds: Datasette, days: str) -> None:
+    expected = "days must be a whole number from 1 to 36500"
+    page = get(ds, f"/archive/recent_changes?{urlencode({'days': days})}")
+    assert page.status_code == 400 and expected in page.text
+    answer = get(ds, f"/archive/recent_changes.json?{urlencode({'days': days})}")
+    assert answer.status_code == 400 and answer.json()["error"].startswith(expected)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 import sqlite3
 import zlib
+from contextlib import closing
+from html import unescape
 from pathlib import Path
+from typing import Any
 
 import pytest
 from browse_archive import EDITED, HTML_V1, Built, ago, build_archive, get, save
@@ -75,3 +78,26 @@ def test_archived_html_is_served_as_plain_text(ds: Datasette, built: Built) -> N
     assert response.headers["content-type"].startswith("text/plain")
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.text == zlib.decompress(blob).decode() == HTML_V1
+
+
+@pytest.mark.parametrize("damage", [
+    lambda blob: b"this was never zlib data", lambda blob: blob[: len(blob) // 2]])
+def test_a_damaged_html_blob_costs_only_that_blob(tmp_path: Path, damage: Any,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    built = build_archive(tmp_path / "archive.db")
+    with closing(sqlite3.connect(built.path)) as conn, conn:
+        (v1, blob), (v2, _), *_ = conn.execute(
+            "SELECT id, html_zlib FROM versions WHERE article_id = ? ORDER BY version",
+            [built.edited]).fetchall()
+        conn.execute("UPDATE versions SET html_zlib = ? WHERE id = ?", [damage(blob), v1])
+    ds = build_datasette(built.path)
+    page = get(ds, f"/-/html/{v1}")
+    assert page.status_code == 410
+    assert f"The stored HTML of version 1 of {EDITED} is damaged" in unescape(page.text)
+    # everything else still reads: the other version's HTML, the diff, the tables
+    assert get(ds, f"/-/html/{v2}").status_code == 200
+    for path in (f"/-/diff/{built.edited}?from=1&to=2", "/archive/versions",
+                 f"/archive/versions/{v1}", "/archive/changes"):
+        response = get(ds, path)
+        assert response.status_code == 200 and "message-error" not in response.text, path
+    assert "Traceback" not in capsys.readouterr().err
