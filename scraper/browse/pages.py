@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from datasette.utils.asgi import BadRequest, NotFound, Request, Response
+from datasette.views.base import DatasetteError
 from markupsafe import Markup, escape
 
 from ..diff import Chunk, changed_fields, changed_paragraphs, format_field, word_diff, words_changed
@@ -83,11 +84,19 @@ async def html_page(datasette: Datasette, request: Request) -> Response:
     """The archived HTML of one version, as plain text."""
     db = await _archive_db(datasette, request, "versions")
     version_id = int(request.url_vars["version_id"])
-    row = (await db.execute("SELECT article_id, version, html_zlib FROM versions WHERE id = ?",
-                            [version_id])).first()
+    row = (await db.execute("SELECT article_id, version, url, html_zlib FROM versions"
+                            " WHERE id = ?", [version_id])).first()
     if row is None:
         raise NotFound(f"No version {version_id} in {db.name}")
-    html = zlib.decompress(row["html_zlib"]).decode("utf-8", "replace") if row["html_zlib"] else ""
+    blob = row["html_zlib"]
+    try:
+        html = zlib.decompress(blob).decode("utf-8", "replace") if blob else ""
+    except (zlib.error, TypeError):  # TypeError: a text value where the blob should be
+        # A damaged blob costs only itself, and is no server fault: 410, the page is lost.
+        raise DatasetteError(
+            f"The stored HTML of version {row['version']} of {row['url']} is damaged (not "
+            "valid zlib data); the rest of the archive is unaffected.",
+            title="Damaged archived HTML", status=410) from None
     name = f"article-{row['article_id']}-v{row['version']}.html"
     # text/plain, nosniff and a sandbox: the archived page must never run as a page here.
     return Response.text(html, headers={
