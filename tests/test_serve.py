@@ -6,6 +6,7 @@ import os
 import re
 import selectors
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -72,3 +73,16 @@ def _line_within(stream: IO[str], seconds: float) -> str:
         if not selector.select(timeout=seconds):
             pytest.fail(f"no line within {seconds} s")
     return stream.readline()
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "archive.db"
+    build_archive(path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--port", str(port), "--db", str(path)])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.strip() == (f"scraper: error: cannot listen on 127.0.0.1:{port}: "
+                                     "address already in use")
