@@ -142,7 +142,8 @@ def test_plugin_is_loaded_by_the_entry_point(built: Built) -> None:
     plain = Datasette([str(built.path)])
     plugins = get(plain, "/-/plugins.json").json()
     ours = [p for p in plugins if p["name"] == "news-scraper"]
-    assert ours and {"get_metadata", "register_routes", "render_cell"} <= set(ours[0]["hooks"])
+    assert ours and {"get_metadata", "register_routes", "render_cell",
+                     "register_magic_parameters"} <= set(ours[0]["hooks"])
 
 
 def test_plain_datasette_command_serves_the_canned_queries(built: Built) -> None:
@@ -167,10 +168,10 @@ def test_recent_changes_takes_days_from_1_to_36500(ds: Datasette, days: str, cou
     assert len(rows(ds, f"/archive/recent_changes?days={days}")) == count
 
 
-@pytest.mark.parametrize("days", ["abc", "-1", "0", "100000000", "1.5", "7 days", "٣"])
+@pytest.mark.parametrize("days", ["abc", "-1", "0", "100000000", "1.5", "7 days", "٣", "<b>7</b>"])
 def test_recent_changes_refuses_a_bad_number_of_days(ds: Datasette, days: str) -> None:
     expected = "days must be a whole number from 1 to 36500"
     page = get(ds, f"/archive/recent_changes?{urlencode({'days': days})}")
-    assert page.status_code == 400 and expected in page.text
+    assert page.status_code == 400 and expected in page.text and "<b>" not in page.text
     answer = get(ds, f"/archive/recent_changes.json?{urlencode({'days': days})}")
     assert answer.status_code == 400 and answer.json()["error"].startswith(expected)

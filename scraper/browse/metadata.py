@@ -6,6 +6,7 @@ not, and says to add it here.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 # The names a fetch's outcome (fetches.outcome, and a crawl's count columns) can take.
@@ -15,6 +16,28 @@ OUTCOMES: tuple[str, ...] = (
     "new_version", "unchanged", "not_modified", "gone", "blocked", "no_article", "error")
 # The outcomes of a fetch that read the page; every other outcome is a failure.
 READ_OUTCOMES: tuple[str, ...] = ("new_version", "unchanged", "not_modified")
+# recent_changes?days=N: a century at most (SQLite's dates end at year 9999).
+MAX_DAYS = 36500
+
+
+class BadParameter(sqlite3.OperationalError):
+    """A canned query's parameter that makes no sense.
+
+    An sqlite3 error, so that Datasette shows it as it shows any error of a query: on the
+    query page (status 400), and as ``"error"`` in its JSON.
+    """
+
+
+def query_parameter(name: str, raw: str | None) -> int:
+    """The checked value of a canned query's parameter ``name`` (only ``days`` so far)."""
+    if name != "days":
+        raise KeyError(name)
+    raw = (raw or "").strip()
+    if not raw:
+        return 7
+    if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_DAYS:
+        return int(raw)
+    raise BadParameter(f"days must be a whole number from 1 to {MAX_DAYS}, not {raw[:20]!r}")
 
 UTC = " (ISO 8601, UTC)"
 _VERSION_COLUMNS = {
@@ -118,12 +141,13 @@ _READ = "(" + ", ".join(f"'{outcome}'" for outcome in READ_OUTCOMES) + ")"
 QUERIES: dict[str, dict[str, Any]] = {
     "recent_changes": {
         "title": "Recent changes",
-        "description": "Versions stored in the last N days (default 7), newest first.",
-        "params": ["days"],
+        "description": "Changes to archived articles (each version after the first) stored in "
+                       f"the last N days (default 7, at most {MAX_DAYS}), newest first; an "
+                       "article archived for the first time is not a change.",
+        "params": ["days"],  # the form's field; the SQL reads it checked, as :_scraper_days
         "sql": "SELECT fetched_at, site, title, previous_title, words_added, words_removed,"
                " changed, diff_url, article_id, version FROM changes WHERE fetched_at >="
-               " strftime('%Y-%m-%dT%H:%M:%S', 'now',"
-               " '-' || coalesce(nullif(:days, ''), '7') || ' days')"
+               " strftime('%Y-%m-%dT%H:%M:%S', 'now', '-' || :_scraper_days || ' days')"
                " ORDER BY fetched_at DESC",
     },
     "most_edited": {

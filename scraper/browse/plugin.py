@@ -4,7 +4,8 @@ Registered by the ``datasette`` entry point in pyproject.toml. It applies to eve
 served database that holds the archive's tables (``archives``), and adds:
 
 - metadata: a description of every table and column, facets, default sorts, full-text
-  search over versions and the latest versions, and canned queries (``metadata``);
+  search over versions and the latest versions, and canned queries (``metadata``), whose
+  parameters it checks (``:_scraper_days`` is ``?days=``, checked);
 - the diff page and the archived-HTML page (``pages``);
 - cells: ``html_zlib`` (large, compressed) becomes a link to ``/-/html/``, and version
   numbers and ``diff_url`` become links to the diff page.
@@ -22,12 +23,13 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 from markupsafe import Markup
 
 from .archives import archive_names
-from .metadata import DATABASE_METADATA, INSTANCE_METADATA
+from .metadata import DATABASE_METADATA, INSTANCE_METADATA, query_parameter
 from .pages import diff_page, html_page, link, page_url
 from .views import DIFF_PATH
 
 if TYPE_CHECKING:  # Datasette imports this module while datasette.app is half-imported
     from datasette.app import Datasette
+    from datasette.utils.asgi import Request
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -55,6 +57,17 @@ def prepare_jinja2_environment(env: Environment, datasette: Datasette) -> None:
 def register_routes(datasette: Datasette) -> list[tuple[str, Any]]:
     return [(r"^/-/diff/(?P<article_id>\d+)$", diff_page),
             (r"^/-/html/(?P<version_id>\d+)$", html_page)]
+
+
+@hookimpl
+def register_magic_parameters(datasette: Datasette) -> list[tuple[str, Any]]:
+    # :_scraper_days in a canned query is ?days= checked: bad input gets a message, where
+    # SQLite's date arithmetic would quietly return nothing.
+    return [("scraper", _checked_parameter)]
+
+
+def _checked_parameter(name: str, request: Request) -> int:
+    return query_parameter(name, request.args.get(name))
 
 
 @hookimpl
