@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from scraper.browse.serve import build_datasette, prepare_archive
 from scraper.models import Article, Page
-from scraper.serve import build_datasette, prepare_archive
 from scraper.store import Archive
 
 CHROMIUM = "/usr/bin/chromium"

@@ -32,7 +32,7 @@ def cli() -> None:
 
 
 def _serve() -> click.Command:
-    from ..serve import serve
+    from ..browse.serve import serve
 
     return serve
 

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from ..identity import content_hash, normalize_url, trusted_canonical
 from ..models import Article, NotStorable, Outcome, Page, StoreError
 from ..schedule import DEFAULT_SCHEDULE, next_check
-from ..views import fill_change_stats
+from ..browse.views import fill_change_stats
 from .connection import ArchiveFile, _insert
 
 # Level 6 costs about 3x the CPU of level 1 (4.3 ms vs 1.5 ms a page) for little size gain.

@@ -14,7 +14,7 @@ from pathlib import Path
 import sqlite_utils
 
 from ..models import SchemaTooNew, StoreError
-from ..views import ensure_views
+from ..browse.views import ensure_views
 
 SCHEMA_VERSION = 4
 

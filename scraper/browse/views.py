@@ -20,7 +20,7 @@ import re
 
 import sqlite_utils
 
-from .diff import word_diff, words_changed
+from ..diff import word_diff, words_changed
 
 # The Datasette plugin's diff page; every row of `changes` and `latest_versions` links to it.
 DIFF_PATH = "/-/diff/"

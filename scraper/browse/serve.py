@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import click
 
-from .models import ScraperError, StoreError
+from ..models import ScraperError, StoreError
 
 if TYPE_CHECKING:
     from datasette.app import Datasette
@@ -29,12 +29,12 @@ def build_datasette(db: Path) -> Datasette:
     from datasette.app import Datasette
     from datasette.plugins import pm
 
-    from . import datasette_plugin
+    from . import plugin
 
     # The entry point registers it when the package is installed; from a bare source tree
     # (or when Datasette skipped entry points) register it here.
-    if not pm.is_registered(datasette_plugin) and pm.get_plugin("scraper") is None:
-        pm.register(datasette_plugin, name="scraper")
+    if not pm.is_registered(plugin) and pm.get_plugin("scraper") is None:
+        pm.register(plugin, name="scraper")
     return Datasette([str(db)])
 
 
@@ -48,7 +48,7 @@ def prepare_archive(db: Path, progress: Callable[[int], None] | None = None) -> 
 
     ``progress(n)`` is called first when n versions still need their words counted.
     """
-    from .store import Archive
+    from ..store import Archive
     from .views import ensure_views, fill_change_stats, pending_change_stats
 
     if not db.exists():
@@ -94,7 +94,7 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; 0.0.0.0 makes the archive reachable by others.")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535),
-              help="Port to listen on.")
+              help="Port to listen on; 0 picks a free one (the URL printed names it).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the archive in a browser.")
 def serve(db: Path, host: str, port: int, open_browser: bool) -> None:
     """Browse the archive in Datasette: search, facets, changes and word-level diffs.
@@ -110,22 +110,30 @@ def serve(db: Path, host: str, port: int, open_browser: bool) -> None:
 
     prepare_archive(db, progress=lambda n: click.echo(
         f"Counting the words changed by {n} versions (once)...", err=True))
-    _check_port(host, port)
+    # Listening before saying where: the URL names the real port (--port 0 picks a free one),
+    # and a client that reads it can connect at once.
+    sock = _listen(host, port)
+    port = int(sock.getsockname()[1])
     ds = build_datasette(db)
-    url = f"http://{host}:{port}/{ds.get_database().route}"
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}/{ds.get_database().route}"
     click.echo(f"Serving {db} on {url}", err=True)
     if open_browser:
         webbrowser.open(url)
-    uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
+    uvicorn.Server(config).run(sockets=[sock])
 
 
-def _check_port(host: str, port: int) -> None:
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port and listening; a ScraperError in one line if it cannot."""
     # uvicorn would log a traceback-like error and exit; say it in one line instead.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as err:
-            why = "address already in use" if err.errno == errno.EADDRINUSE else err.strerror
-            raise ScraperError(f"cannot listen on {host}:{port}: {why}") from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)  # uvicorn's default backlog
+    except OSError as err:
+        sock.close()
+        why = "address already in use" if err.errno == errno.EADDRINUSE else err.strerror
+        raise ScraperError(f"cannot listen on {host}:{port}: {why}") from None
+    return sock

@@ -1,0 +1,111 @@
+"""The Datasette plugin: `scraper serve` and plain `datasette archive.db` both load it.
+
+Registered by the ``datasette`` entry point in pyproject.toml. It applies to every
+served database that holds the archive's tables (``archives``), and adds:
+
+- metadata: a description of every table and column, facets, default sorts, full-text
+  search over versions and the latest versions, and canned queries (``metadata``), whose
+  parameters it checks (``:_scraper_days`` is ``?days=``, checked);
+- the diff page and the archived-HTML page (``pages``);
+- cells: ``html_zlib`` (large, compressed) becomes a link to ``/-/html/``, and version
+  numbers and ``diff_url`` become links to the diff page.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from datasette import hookimpl
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader
+from markupsafe import Markup
+
+from .archives import archive_names
+from .metadata import DATABASE_METADATA, INSTANCE_METADATA, query_parameter
+from .pages import diff_page, html_page, link, page_url
+from .views import DIFF_PATH
+
+if TYPE_CHECKING:  # Datasette imports this module while datasette.app is half-imported
+    from datasette.app import Datasette
+    from datasette.utils.asgi import Request
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@hookimpl
+def get_metadata(datasette: Datasette, key: str | None, database: str | None,
+                 table: str | None) -> dict[str, Any] | None:
+    names = archive_names(datasette)
+    if not names:
+        return None
+    # Copies: Datasette merges other metadata into what a hook returns, in place.
+    return {**copy.deepcopy(INSTANCE_METADATA),
+            "databases": {name: copy.deepcopy(DATABASE_METADATA) for name in names}}
+
+
+@hookimpl
+def prepare_jinja2_environment(env: Environment, datasette: Datasette) -> None:
+    # Datasette finds a plugin's templates only beside a plugin that is a package; this one
+    # is the module scraper.browse.plugin. Appended last, so a --template-dir can still
+    # override scraper_diff.html.
+    env.loader = ChoiceLoader([env.loader, FileSystemLoader(str(TEMPLATES))])  # type: ignore[list-item]
+
+
+@hookimpl
+def register_routes(datasette: Datasette) -> list[tuple[str, Any]]:
+    return [(r"^/-/diff/(?P<article_id>\d+)$", diff_page),
+            (r"^/-/html/(?P<version_id>\d+)$", html_page)]
+
+
+@hookimpl
+def register_magic_parameters(datasette: Datasette) -> list[tuple[str, Any]]:
+    # :_scraper_days in a canned query is ?days= checked: bad input gets a message, where
+    # SQLite's date arithmetic would quietly return nothing.
+    return [("scraper", _checked_parameter)]
+
+
+def _checked_parameter(name: str, request: Request) -> int:
+    return query_parameter(name, request.args.get(name))
+
+
+@hookimpl
+def render_cell(row: Any, value: Any, column: str, table: str | None, database: str,
+                datasette: Datasette) -> Markup | None:
+    if column not in ("html_zlib", "version", "diff_url"):
+        return None  # the common case, decided before looking at the databases
+    names = archive_names(datasette)
+    if database not in names:
+        return None
+    db_arg = {"db": database} if len(names) > 1 else {}
+    if column == "diff_url" and isinstance(value, str) and value.startswith(DIFF_PATH):
+        label = "history" if table == "latest_versions" else "diff"
+        if db_arg:
+            value += ("&" if "?" in value else "?") + urlencode(db_arg)
+        return link(datasette.urls.path(value), label)
+    if table != "versions":
+        return None
+    if column == "html_zlib" and isinstance(value, bytes):
+        version_id = _field(row, "id")
+        if version_id is None:
+            return None
+        size = f"{len(value):,} B" if len(value) < 1024 else f"{len(value) / 1024:,.0f} KB"
+        return link(page_url(datasette, f"/-/html/{version_id}", db_arg),
+                    f"HTML ({size} compressed)")
+    if column == "version" and isinstance(value, int):
+        article_id = _field(row, "article_id")
+        if article_id is None:
+            return None
+        return link(page_url(datasette, f"{DIFF_PATH}{article_id}", {"to": value, **db_arg}),
+                    str(value))
+    return None
+
+
+def _field(row: Any, key: str) -> Any:
+    try:
+        value = row[key]
+    except (IndexError, KeyError):
+        return None  # not among the columns the user picked (?_col=)
+    # A foreign key Datasette expanded to its label: {"value": 1, "label": "..."}
+    return value["value"] if isinstance(value, dict) else value
