@@ -274,3 +274,8 @@ def _parse_loose_date(value: str) -> str | None:
     except (TypeError, ValueError, IndexError):
         return None
     return parsed.isoformat()
+
+
+def clean_tags(values: Iterable[str]) -> tuple[str, ...]:
+    """Tags stripped, without empties or duplicates, in page order."""
+    return tuple(dict.fromkeys(t.strip() for t in values if t.strip()))
