@@ -17,7 +17,7 @@ from cssselect import GenericTranslator
 from lxml import etree
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from .metadata import clean_authors, clean_tags, head_metadata, normalize_date
+from .metadata import clean_authors, clean_tags, head_metadata, normalize_date, tag_list
 from .models import Article, ExtractError, NotAnArticle
 from .sites import Draft
 
@@ -127,7 +127,7 @@ def _merge(meta: dict[str, Any], doc: Any) -> dict[str, Any]:
         "description": doc.description,
         "language": doc.language,
         "image": doc.image,
-        "tags": doc.tags or doc.categories,
+        "tags": tag_list(doc.tags) or tag_list(doc.categories),
         "canonical_url": doc.url,
     }
     for key, value in fallbacks.items():

@@ -6,18 +6,25 @@ article from ``data-component`` blocks: ``text-block`` holds the body; ``subhead
 that are mostly one link ("It also <a>co-ordinates military plans ...</a>."), so the body is
 read from the text blocks. A text block can also be a list of "related" links: list items
 that are nothing but a link are left out.
+Tags are the topic links under the article (``data-component="tags"`` in 2024,
+``tag-list-block`` in 2025); the head has no keywords.
 ``published`` is JSON-LD ``datePublished``: on an explainer updated for years, that is the
 first publication (2012), not the last update.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from scraper.sites import Draft, Site
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+# selectolax's :is() does not match a descendant chain, hence the list
+_TOPIC_LINKS = ", ".join(f'article [data-component="{c}"] a[href*="/topics/"]'
+                         for c in ("tags", "tag-list-block"))
 
 
 class BBC(Site):
@@ -44,6 +51,12 @@ class BBC(Site):
         "subheadline-block", "image-block", "caption-block", "links-block", "byline-block",
         "headline-block", "ad-slot", "tag-list-block",
     )) + ("figcaption",)
+
+    def metadata(self, tree: HTMLParser, draft: Draft) -> Draft:
+        """Tags from the topic links under the article."""
+        links = tree.css(_TOPIC_LINKS)
+        tags = tuple(t for t in (" ".join(a.text().split()) for a in links) if t)
+        return replace(draft, tags=tags) if tags else draft
 
     def body(self, tree: HTMLParser, draft: Draft) -> list[str]:
         """Body from the text blocks; keeps trafilatura's when the page has none."""
