@@ -58,8 +58,8 @@ def extract(html: str, url: str, site: Site | None = None) -> Article:
     # parsed once here, for the depth check, and handed to trafilatura (which copies it)
     body_tree = trafilatura.load_html(html) if html.strip() else None
     if body_tree is not None and (too := _too_big(body_tree)):
-        raise ExtractError(f"{too} on {url or 'the page'}: refused, as extracting it would take minutes "
-                           "or lose part of the page")
+        raise ExtractError(f"{too} on {url or 'the page'}: refused, as extracting it would take "
+                           "minutes or lose part of the page")
     tree = HTMLParser(html)
     doc = trafilatura.bare_extraction(
         html if body_tree is None else body_tree,
@@ -210,8 +210,8 @@ def _refuse_non_article(url: str, draft: Draft, text: str) -> None:
         title = draft.title or ""
         if said := _NOT_ARTICLE.search(title) or _NOT_ARTICLE.search(text):
             phrase = " ".join(said.group(0).split())
-            raise NotAnArticle(f"{url or 'the page'} is an error, captcha or paywall page, not an article "
-                               f"(it says {phrase!r})")
+            raise NotAnArticle(f"{url or 'the page'} is an error, captcha or paywall page, "
+                               f"not an article (it says {phrase!r})")
         if draft.paywalled:
             raise NotAnArticle(f"{url or 'the page'} shows only a paywall teaser ({words} words)")
     if not text.strip():
@@ -230,7 +230,8 @@ def _refuse_link_lists(url: str, tree: HTMLParser, text: str) -> None:
     headings = tree.css("h1, h2, h3, h4, h5, h6")
     known = {w for node in links + headings for w in node.text(deep=True).split()}
     if all(w in known for w in words):
-        raise ExtractError(f"no article text found on {url or 'the page'} (only navigation links and headings)")
+        raise ExtractError(f"no article text found on {url or 'the page'} "
+                           "(only navigation links and headings)")
 
 
 @lru_cache(maxsize=256)

@@ -31,7 +31,8 @@ def extract_page(site: str, stem: str) -> tuple[dict, dict]:
 
 
 GUARDIAN = ("theguardian",
-            "2024-02-24-death-toll-in-valencia-fire-rises-to-10-as-remains-of-last-missing-person-found")
+            "2024-02-24-death-toll-in-valencia-fire-rises-to-10-as-remains-of-last-missing-"
+            "person-found")
 REUTERS = [
     ("reuters", "2023-05-16-nepal-says-no-proof-flydubai-plane-suffered-bird-strike-2023-04-25"),
     ("reuters", "2024-03-07-israeli-tank-likely-scenario-fired-machine-gun-reporters-after-"
