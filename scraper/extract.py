@@ -1,11 +1,13 @@
 """Turn a page's HTML into an ``Article``: trafilatura for the body, JSON-LD and meta for
-the metadata, and the site adapter for the last word. Pure: no I/O.
+the metadata, and the site adapter's ``metadata`` and ``body`` hooks for the last word.
+Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
@@ -15,8 +17,9 @@ from cssselect import GenericTranslator
 from lxml import etree
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from .metadata import clean_authors, head_metadata, normalize_date
+from .metadata import clean_authors, clean_tags, head_metadata, normalize_date, tag_list
 from .models import Article, ExtractError, NotAnArticle
+from .sites import Draft
 
 if TYPE_CHECKING:
     from lxml.etree import _Element
@@ -55,10 +58,9 @@ def extract(html: str, url: str, site: Site | None = None) -> Article:
     # parsed once here, for the depth check, and handed to trafilatura (which copies it)
     body_tree = trafilatura.load_html(html) if html.strip() else None
     if body_tree is not None and (too := _too_big(body_tree)):
-        raise ExtractError(f"{too} on {url or 'the page'}: refused, as extracting it would take minutes "
-                           "or lose part of the page")
+        raise ExtractError(f"{too} on {url or 'the page'}: refused, as extracting it would take "
+                           "minutes or lose part of the page")
     tree = HTMLParser(html)
-    meta = head_metadata(tree)
     doc = trafilatura.bare_extraction(
         html if body_tree is None else body_tree,
         url=url,
@@ -71,30 +73,46 @@ def extract(html: str, url: str, site: Site | None = None) -> Article:
         prune_xpath=_xpaths(site.drop) or None,
     )
     paragraphs = _paragraphs(doc.body) if doc is not None and doc.body is not None else []
-    meta = _merge(meta, doc)
+    meta = _merge(head_metadata(tree), doc)
     if paragraphs and meta.get("title") and _same(paragraphs[0], meta["title"]):
         paragraphs = paragraphs[1:]  # the headline repeated as the first block
-    meta["paragraphs"] = paragraphs
-    meta["url"] = url  # for adapters that read the URL; not part of the Article
-    meta = site.fix_metadata(tree, meta)
-    paragraphs = [p for p in meta.pop("paragraphs") if p]
-    meta.pop("url", None)
-    text = "\n\n".join(paragraphs)
-    _refuse_non_article(url, meta, text)
+    draft = site.metadata(tree, _draft(url, meta, paragraphs))
+    draft = replace(draft, paragraphs=tuple(p for p in site.body(tree, draft) if p))
+    text = "\n\n".join(draft.paragraphs)
+    _refuse_non_article(url, draft, text)
     _refuse_link_lists(url, tree, text)
     return Article(
         url=url,
         text=text,
-        title=meta.get("title"),
-        canonical_url=urljoin(url, meta["canonical_url"]) if meta.get("canonical_url") else None,
+        title=draft.title,
+        canonical_url=urljoin(url, draft.canonical_url) if draft.canonical_url else None,
         site=site.name,
-        authors=tuple(clean_authors(meta.get("authors") or ())),
-        published=normalize_date(meta.get("published")),
-        modified=normalize_date(meta.get("modified")),
-        description=meta.get("description"),
-        language=meta.get("language"),
-        image=meta.get("image"),
-        tags=tuple(dict.fromkeys(t.strip() for t in meta.get("tags") or () if t.strip())),
+        authors=tuple(clean_authors(draft.authors)),
+        published=normalize_date(draft.published),
+        modified=normalize_date(draft.modified),
+        description=draft.description,
+        language=draft.language,
+        image=draft.image,
+        tags=clean_tags(draft.tags),
+    )
+
+
+def _draft(url: str, meta: dict[str, Any], paragraphs: list[str]) -> Draft:
+    """The merged metadata and trafilatura's body as the typed value the adapter hooks see."""
+
+    def text(key: str) -> str | None:
+        value = meta.get(key)
+        return value if isinstance(value, str) and value.strip() else None
+
+    def texts(key: str) -> tuple[str, ...]:
+        value = meta.get(key) or ()
+        return tuple(str(v) for v in ([value] if isinstance(value, str) else value) if v)
+
+    return Draft(
+        url=url, title=text("title"), authors=texts("authors"), published=text("published"),
+        modified=text("modified"), description=text("description"), language=text("language"),
+        image=text("image"), tags=texts("tags"), canonical_url=text("canonical_url"),
+        paragraphs=tuple(paragraphs), paywalled=bool(meta.get("paywalled")),
     )
 
 
@@ -109,7 +127,7 @@ def _merge(meta: dict[str, Any], doc: Any) -> dict[str, Any]:
         "description": doc.description,
         "language": doc.language,
         "image": doc.image,
-        "tags": doc.tags or doc.categories,
+        "tags": tag_list(doc.tags) or tag_list(doc.categories),
         "canonical_url": doc.url,
     }
     for key, value in fallbacks.items():
@@ -184,17 +202,17 @@ def _too_big(root: _Element) -> str | None:
     return None
 
 
-def _refuse_non_article(url: str, meta: dict[str, Any], text: str) -> None:
+def _refuse_non_article(url: str, draft: Draft, text: str) -> None:
     # checked before the empty-text case: a captcha page often has no body text at all,
     # and the recorded reason should say it was a captcha
     words = len(text.split())
     if words < _SHORT_TEXT_WORDS:
-        title = meta.get("title") or ""
+        title = draft.title or ""
         if said := _NOT_ARTICLE.search(title) or _NOT_ARTICLE.search(text):
             phrase = " ".join(said.group(0).split())
-            raise NotAnArticle(f"{url or 'the page'} is an error, captcha or paywall page, not an article "
-                               f"(it says {phrase!r})")
-        if meta.get("paywalled"):
+            raise NotAnArticle(f"{url or 'the page'} is an error, captcha or paywall page, "
+                               f"not an article (it says {phrase!r})")
+        if draft.paywalled:
             raise NotAnArticle(f"{url or 'the page'} shows only a paywall teaser ({words} words)")
     if not text.strip():
         raise ExtractError(f"no article text found on {url or 'the page'}")
@@ -212,7 +230,8 @@ def _refuse_link_lists(url: str, tree: HTMLParser, text: str) -> None:
     headings = tree.css("h1, h2, h3, h4, h5, h6")
     known = {w for node in links + headings for w in node.text(deep=True).split()}
     if all(w in known for w in words):
-        raise ExtractError(f"no article text found on {url or 'the page'} (only navigation links and headings)")
+        raise ExtractError(f"no article text found on {url or 'the page'} "
+                           "(only navigation links and headings)")
 
 
 @lru_cache(maxsize=256)

@@ -113,11 +113,30 @@ def first_str(value: Any) -> str | None:
 
 
 def _keywords(value: Any) -> list[str]:
+    """Keywords from a JSON-LD or meta value: a string ("a, b, c"), or a list of them."""
     if isinstance(value, list):
         return [k for item in value for k in _keywords(item)]
     if isinstance(value, str):
         return [k.strip() for k in value.split(",") if k.strip()]
     return []
+
+
+# A wire-service subject code: capitals, digits and ":_./-", no space ("AER", "AIRS08",
+# "RSBI:HUMAN-RIGHTS", "PACKAGE:WORLD-NEWS"). Alone, "USA" or "GDP" looks the same, so
+# only a list made mostly of them is refused (Reuters' keywords hold 23 and 55 codes).
+_CODE = re.compile(r"^[A-Z0-9][A-Z0-9:_./-]*$")
+_MIN_CODE_LIST = 6
+# a namespaced machine tag, "source:tagname:CNBC US Source"
+_MACHINE_TAG = re.compile(r"^\w+:\S")
+
+
+def tag_list(value: Any) -> list[str]:
+    """Tags from one source: comma-separated strings split; [] when the source is codes."""
+    tags = [t for t in _keywords(value) if len(t) > 1 and not _MACHINE_TAG.match(t)]
+    codes = sum(1 for t in tags if _CODE.match(t))
+    if len(tags) >= _MIN_CODE_LIST and codes >= 0.8 * len(tags):
+        return []
+    return tags
 
 
 def head_metadata(tree: HTMLParser) -> dict[str, Any]:
@@ -141,7 +160,7 @@ def head_metadata(tree: HTMLParser) -> dict[str, Any]:
         put("description", first_str(art.get("description")))
         put("language", first_str(art.get("inLanguage")))
         put("image", first_str(art.get("image")) or first_str(art.get("thumbnailUrl")))
-        put("tags", _keywords(art.get("keywords")))
+        put("tags", tag_list(art.get("keywords")))
         put("canonical_url", first_str(art.get("mainEntityOfPage")), first_str(art.get("url")))
         if art.get("isAccessibleForFree") in (False, "False", "false"):
             out["paywalled"] = True
@@ -160,8 +179,12 @@ def head_metadata(tree: HTMLParser) -> dict[str, Any]:
     put("description", first.get("og:description"), first.get("description"),
         first.get("twitter:description"))
     put("image", first.get("og:image"), first.get("twitter:image"))
-    put("tags", meta.get("article:tag"), _keywords(first.get("news_keywords")),
-        _keywords(first.get("keywords")))
+    # each source on its own: a source of codes gives way to the next one
+    put("tags", tag_list(meta.get("article:tag")), tag_list(first.get("news_keywords")),
+        tag_list(first.get("keywords")))
+    # the section is a reader's category too: the tag of last resort (Reuters' keywords are
+    # codes; its article:section is "Middle East")
+    put("tags", tag_list(meta.get("article:section")))
     put("site_name", first.get("og:site_name"))
 
     canonical = tree.css_first('link[rel="canonical"]')
@@ -274,3 +297,11 @@ def _parse_loose_date(value: str) -> str | None:
     except (TypeError, ValueError, IndexError):
         return None
     return parsed.isoformat()
+
+
+def clean_tags(values: Iterable[str]) -> tuple[str, ...]:
+    """Tags split at commas, without codes, empties or duplicates (ignoring case), in order."""
+    out: dict[str, str] = {}
+    for tag in tag_list([unicodedata.normalize("NFC", " ".join(str(v).split())) for v in values]):
+        out.setdefault(tag.casefold(), tag)
+    return tuple(out.values())

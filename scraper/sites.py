@@ -1,25 +1,56 @@
-"""Site adapters: the ``Site`` base class, loading of ``sites/``, and ``site_for(url)``.
+"""Site adapters: the ``Site`` base class, the ``Draft`` its hooks see, and ``site_for(url)``.
 
-An adapter is a subclass of ``Site`` in its own module under ``sites/``. It declares
-data (domains, feeds, sitemaps, an article URL pattern, selectors to drop) and at most
-two small pure hooks: ``article_key(url)`` and ``fix_metadata(tree, meta)``.
-The generic adapter (``sites/_generic.py``) serves every other domain through the
-same code path.
+An adapter is a subclass of ``Site`` in its own module under the repository's ``sites/``
+folder, installed as the package ``scraper_sites`` (never as a bare ``sites``, which any
+``sites/`` folder in the current directory would shadow). It declares data (domains, feeds,
+sitemaps, an article URL pattern, an article id pattern, selectors to drop) and at most two
+small pure hooks: ``metadata(tree, draft) -> Draft`` and ``body(tree, draft) -> list[str]``.
+The generic adapter (``sites/_generic.py``) serves every other domain through the same path.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 import re
+import sys
+from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any, ClassVar
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
 from .models import ScraperError, UnknownSite
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+PACKAGE = "scraper_sites"
+
+
+@dataclass(frozen=True)
+class Draft:
+    """The article as extracted before the adapter's hooks: change it with ``dataclasses.replace``.
+
+    Dates are as the page wrote them (normalised to ISO 8601 after the hooks); ``paragraphs``
+    is trafilatura's body, the headline already removed from its start.
+    """
+
+    url: str
+    title: str | None = None
+    authors: tuple[str, ...] = ()
+    published: str | None = None
+    modified: str | None = None
+    description: str | None = None
+    language: str | None = None
+    image: str | None = None
+    tags: tuple[str, ...] = ()
+    canonical_url: str | None = None
+    paragraphs: tuple[str, ...] = ()
+    # JSON-LD isAccessibleForFree false: a short body is then a paywall teaser
+    paywalled: bool = False
 
 
 class Site:
@@ -31,6 +62,9 @@ class Site:
     sitemaps: ClassVar[tuple[str, ...]] = ()
     # regex matched against the URL path (search, not match); None accepts every path
     article_path: ClassVar[str | None] = None
+    # regex searched in the URL path; the first group that matched is the article's stable id
+    # (kept when the slug is edited). None: the canonical URL is the identity.
+    article_id: ClassVar[str | None] = None
     # CSS selectors removed from the page before body extraction
     drop: ClassVar[tuple[str, ...]] = ()
     # None: the client's default User-Agent
@@ -48,27 +82,65 @@ class Site:
         return re.search(self.article_path, urlsplit(url).path) is not None
 
     def article_key(self, url: str) -> str | None:
-        """A stable identity for the article at ``url``, or None to use the canonical URL."""
-        return None
+        """The site's stable id of the article at ``url`` (from ``article_id``), or None."""
+        if self.article_id is None:
+            return None
+        found = re.search(self.article_id, urlsplit(url).path)
+        return next((g for g in found.groups() if g), None) if found else None
 
-    def fix_metadata(self, tree: HTMLParser, meta: dict[str, Any]) -> dict[str, Any]:
-        """Correct the merged metadata from the parsed page; the adapter has the last word."""
-        return meta
+    def metadata(self, tree: HTMLParser, draft: Draft) -> Draft:
+        """Correct title, authors, dates or tags from the parsed page; the adapter's last word."""
+        return draft
+
+    def body(self, tree: HTMLParser, draft: Draft) -> list[str]:
+        """The article's paragraphs, given the page and the draft (after ``metadata``)."""
+        return list(draft.paragraphs)
 
     def __repr__(self) -> str:
         return f"<Site {self.name}>"
 
 
+def _package() -> ModuleType:
+    """The adapters' package: installed as ``scraper_sites``, or ``sites/`` beside ``scraper/``."""
+    try:
+        return importlib.import_module(PACKAGE)
+    except ModuleNotFoundError as err:
+        if err.name != PACKAGE:
+            raise
+    # a checkout run without installing it (sys.path holds only the repository root)
+    folder = Path(__file__).resolve().parents[1] / "sites"
+    spec = importlib.util.spec_from_file_location(
+        PACKAGE, folder / "__init__.py", submodule_search_locations=[str(folder)])
+    if spec is None or spec.loader is None or not folder.is_dir():
+        raise ScraperError(f"the site adapters are missing: no {PACKAGE} package and no {folder}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[PACKAGE] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _check(cls: type[Site], where: str) -> None:
+    """Refuse an adapter without a name or with a regex that does not compile."""
+    if not cls.name:
+        raise ScraperError(f"the site adapter {cls.__name__} in {where} has no name")
+    for field in ("article_path", "article_id"):
+        try:
+            pattern = re.compile(getattr(cls, field) or "")
+        except re.error as err:
+            raise ScraperError(f"{where}: {field} is not a valid regex: {err}") from None
+        if field == "article_id" and cls.article_id is not None and not pattern.groups:
+            raise ScraperError(f"{where}: article_id needs a (group) around the id")
+
+
 @cache
 def all_sites() -> tuple[Site, ...]:
     """Every adapter under ``sites/``, the generic one last. Refuses duplicate names."""
-    import sites as package
-
+    package = _package()
     found: dict[str, Site] = {}
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
         where = f"sites/{info.name}.py"
         try:
-            module = importlib.import_module(f"sites.{info.name}")
+            module = importlib.import_module(f"{PACKAGE}.{info.name}")
         except Exception as err:  # a broken adapter: one line naming it, not a traceback
             line = f" (line {err.lineno})" if isinstance(err, SyntaxError) else ""
             raise ScraperError(f"cannot load the site adapter {where}{line}: "
@@ -76,16 +148,13 @@ def all_sites() -> tuple[Site, ...]:
         for obj in vars(module).values():
             if (isinstance(obj, type) and issubclass(obj, Site) and obj is not Site
                     and obj.__module__ == module.__name__):
-                if not obj.name:
-                    raise ScraperError(f"the site adapter {obj.__name__} in {where} has no name")
+                _check(obj, where)
                 if obj.name in found:
                     raise ScraperError(f"two site adapters are named {obj.name!r}")
-                try:
-                    re.compile(obj.article_path or "")
-                except re.error as err:
-                    raise ScraperError(f"{where}: article_path is not a valid regex: "
-                                       f"{err}") from None
                 found[obj.name] = obj()
+    if "generic" not in found:
+        raise ScraperError(f"the generic site adapter (sites/_generic.py) is missing from "
+                           f"{package.__path__[0]}")
     generic = found.pop("generic")
     return (*found.values(), generic)
 

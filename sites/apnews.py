@@ -10,12 +10,7 @@ case-insensitively, so it is left as it is.
 
 from __future__ import annotations
 
-import re
-from urllib.parse import urlsplit
-
 from scraper.sites import Site
-
-_ID = re.compile(r"([0-9a-f]{32})/?$")
 
 
 class APNews(Site):
@@ -28,6 +23,7 @@ class APNews(Site):
     )
     # /article/<slug>-<32 hex> (or the bare hex id); /hub/, /video/, /author/ are index pages
     article_path = r"^/article/(?:[\w-]+-)?[0-9a-f]{32}/?$"
+    article_id = r"([0-9a-f]{32})/?$"  # AP's story id ends the path
     drop = (
         # the paragraph right after the "___" rule is the contributor line; must run before
         # the sub-headline rule below removes the "___" itself
@@ -38,8 +34,3 @@ class APNews(Site):
         ".Infobox", ".Enhancement", "figure", "figcaption", ".Carousel",
         ".Advertisement", ".ad-placeholder", "bsp-ad", ".Page-actionbar", ".ActionBar",
     )
-
-    def article_key(self, url: str) -> str | None:
-        """AP's 32-hex story id at the end of the path."""
-        found = _ID.search(urlsplit(url).path)
-        return found.group(1) if found else None

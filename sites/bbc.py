@@ -6,22 +6,25 @@ article from ``data-component`` blocks: ``text-block`` holds the body; ``subhead
 that are mostly one link ("It also <a>co-ordinates military plans ...</a>."), so the body is
 read from the text blocks. A text block can also be a list of "related" links: list items
 that are nothing but a link are left out.
+Tags are the topic links under the article (``data-component="tags"`` in 2024,
+``tag-list-block`` in 2025); the head has no keywords.
 ``published`` is JSON-LD ``datePublished``: on an explainer updated for years, that is the
 first publication (2012), not the last update.
 """
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from scraper.sites import Site
+from scraper.sites import Draft, Site
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-_ID = re.compile(r"/(?:articles/([a-z0-9]{8,})|(?:[a-z_]+-)*(\d{6,}))/?$")
+# selectolax's :is() does not match a descendant chain, hence the list
+_TOPIC_LINKS = ", ".join(f'article [data-component="{c}"] a[href*="/topics/"]'
+                         for c in ("tags", "tag-list-block"))
 
 
 class BBC(Site):
@@ -42,17 +45,20 @@ class BBC(Site):
         r"^/(?:news|sport)/(?!(?:.*/)?(?:av|live|videos)/)(?:[a-z_-]+/)*"
         r"(?:articles/[a-z0-9]{8,}|(?:[a-z_]+-)*\d{6,})/?$"
     )
+    # /news/articles/<id>, or the number ending the path
+    article_id = r"/(?:articles/([a-z0-9]{8,})|(?:[a-z_]+-)*(\d{6,}))/?$"
     drop = tuple(f'[data-component="{c}"]' for c in (
         "subheadline-block", "image-block", "caption-block", "links-block", "byline-block",
         "headline-block", "ad-slot", "tag-list-block",
     )) + ("figcaption",)
 
-    def article_key(self, url: str) -> str | None:
-        """The article id: ``/news/articles/<id>`` or the number ending the path."""
-        found = _ID.search(urlsplit(url).path)
-        return (found.group(1) or found.group(2)) if found else None
+    def metadata(self, tree: HTMLParser, draft: Draft) -> Draft:
+        """Tags from the topic links under the article."""
+        links = tree.css(_TOPIC_LINKS)
+        tags = tuple(t for t in (" ".join(a.text().split()) for a in links) if t)
+        return replace(draft, tags=tags) if tags else draft
 
-    def fix_metadata(self, tree: HTMLParser, meta: dict[str, Any]) -> dict[str, Any]:
+    def body(self, tree: HTMLParser, draft: Draft) -> list[str]:
         """Body from the text blocks; keeps trafilatura's when the page has none."""
         paragraphs = []
         for node in tree.css('article [data-component="text-block"] :is(p, li)'):
@@ -60,6 +66,4 @@ class BBC(Site):
             links = " ".join(" ".join(a.text() for a in node.css("a")).split())
             if text and not (node.tag == "li" and text == links):  # "related stories" lists
                 paragraphs.append(text)
-        if paragraphs:
-            meta["paragraphs"] = paragraphs
-        return meta
+        return paragraphs or list(draft.paragraphs)

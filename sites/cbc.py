@@ -10,12 +10,7 @@ is ``div.story``: its ``<h2>`` are sub-headlines and its direct ``<div>`` childr
 
 from __future__ import annotations
 
-import re
-from urllib.parse import urlsplit
-
 from scraper.sites import Site
-
-_ID = re.compile(r"-(\d\.\d{5,})/?$")
 
 
 class CBC(Site):
@@ -30,14 +25,10 @@ class CBC(Site):
     sitemaps = ()  # no public news sitemap known; discovery goes through the RSS feeds
     # /news/<section>[/<region>]/<slug>-1.<id> (also /sports/, /arts/...); never index pages
     article_path = r"/[a-z0-9-]+-\d\.\d{5,}/?$"
+    article_id = r"-(\d\.\d{5,})/?$"  # the CMS id, e.g. 1.7287711
     drop = (
         ".detail-link-label", "h1.detailHeadline", ".detailSummary", ".byline",
         "div.story > div:not(:has(p))", "div.story h2", "figure", "figcaption", ".mediaEmbed",
         ".embed", ".authorprofile", ".source", '[class^="contentFeedback"]', ".relatedlinks",
         ".similarStories", ".adContainer", ".ad-risingstar-container", ".sharebar",
     )
-
-    def article_key(self, url: str) -> str | None:
-        """CBC's CMS id, e.g. ``1.7287711``."""
-        found = _ID.search(urlsplit(url).path)
-        return found.group(1) if found else None

@@ -13,9 +13,10 @@ there only, since inside a word a zero-width non-joiner is spelling (Persian edi
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from scraper.sites import Site
+from scraper.sites import Draft, Site
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborHTMLParser as HTMLParser
@@ -40,13 +41,14 @@ class Euronews(Site):
         ".c-article-partage-commentaire", ".c-article-contributors", ".c-most-viewed",
     )
 
-    def fix_metadata(self, tree: HTMLParser, meta: dict[str, Any]) -> dict[str, Any]:
-        """``og:title`` as the title; stray zero-width characters out of the body."""
+    def metadata(self, tree: HTMLParser, draft: Draft) -> Draft:
+        """``og:title`` (the short headline) as the title."""
         og = tree.css_first('meta[property="og:title"]')
         title = og.attributes.get("content") if og else None
         if title and title.strip():
-            meta["title"] = " ".join(title.split())
-        meta["paragraphs"] = [
-            " ".join(_STRAY_ZERO_WIDTH.sub("", p).split()) for p in meta["paragraphs"]
-        ]
-        return meta
+            return replace(draft, title=" ".join(title.split()))
+        return draft
+
+    def body(self, tree: HTMLParser, draft: Draft) -> list[str]:
+        """trafilatura's body without stray zero-width characters."""
+        return [" ".join(_STRAY_ZERO_WIDTH.sub("", p).split()) for p in draft.paragraphs]

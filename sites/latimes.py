@@ -10,9 +10,10 @@ the printed headline is ``h1.headline`` ("One hundred years at the Coliseum: ...
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from scraper.sites import Site
+from scraper.sites import Draft, Site
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborHTMLParser as HTMLParser
@@ -40,10 +41,8 @@ class LATimes(Site):
         ".newsletter-signup", "h1.headline",
     )
 
-    def fix_metadata(self, tree: HTMLParser, meta: dict[str, Any]) -> dict[str, Any]:
+    def metadata(self, tree: HTMLParser, draft: Draft) -> Draft:
         """The printed ``h1.headline`` as the title."""
         h1 = tree.css_first("h1.headline")
         headline = " ".join(h1.text().split()) if h1 else ""
-        if headline:
-            meta["title"] = headline
-        return meta
+        return replace(draft, title=headline) if headline else draft

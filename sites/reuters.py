@@ -9,11 +9,21 @@ inside the body, ``data-testid="Body"`` marks the sign-off ("Reporting by ...; E
 sub-headlines (upper case: "FULL INQUIRY"). Pruning those leaves a shorter body, which can tip
 trafilatura into its fallback extractor and pull in the newsletter rail and the video player:
 they are dropped as well.
+The keywords (``<meta name=keywords>``, ``article:tag``) are subject codes ("AER,AERO,AIR,...");
+the tags a reader sees are the section (``article:section``) and the other sections the story
+is filed under (``DCSext.ChannelList``, "Business;Asia Pacific;World").
 """
 
 from __future__ import annotations
 
-from scraper.sites import Site
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from scraper.metadata import meta_tags
+from scraper.sites import Draft, Site
+
+if TYPE_CHECKING:
+    from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 
 class Reuters(Site):
@@ -40,3 +50,10 @@ class Reuters(Site):
         '[class*="regular-article-layout__right-rail"]', '[data-testid="NewslettersRow"]',
         '[class*="regular-article-layout__related"]', '[data-testid="Connatix"]',
     )
+
+    def metadata(self, tree: HTMLParser, draft: Draft) -> Draft:
+        """Tags: the section, then the channel list."""
+        tags = meta_tags(tree)
+        channels = [c for v in tags.get("dcsext.channellist", []) for c in v.split(";")]
+        found = [*tags.get("article:section", []), *channels]
+        return replace(draft, tags=tuple(found)) if found else draft

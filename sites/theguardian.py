@@ -8,9 +8,9 @@ the body container trafilatura settles on, so it is put back in front of the bod
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from scraper.sites import Site
+from scraper.sites import Draft, Site
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborHTMLParser as HTMLParser
@@ -40,12 +40,11 @@ class TheGuardian(Site):
         '[data-gu-name="meta"]', '[data-gu-name="headline"]',
     )
 
-    def fix_metadata(self, tree: HTMLParser, meta: dict[str, Any]) -> dict[str, Any]:
-        """Put the standfirst in front of the body unless it is already there."""
+    def body(self, tree: HTMLParser, draft: Draft) -> list[str]:
+        """The standfirst in front of trafilatura's body, unless it is already there."""
         nodes = tree.css('[data-gu-name="standfirst"] :is(p, li)')
         if not nodes:
             nodes = tree.css('[data-gu-name="standfirst"]')
         standfirst = [" ".join(n.text().split()) for n in nodes]
-        body = meta["paragraphs"]
-        meta["paragraphs"] = [s for s in standfirst if s and s not in body] + body
-        return meta
+        body = list(draft.paragraphs)
+        return [s for s in standfirst if s and s not in body] + body

@@ -15,18 +15,16 @@ themoscowtimes, June 2024) and one day of its news RSS; not yet checked against 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from scraper.metadata import first_str, jsonld_articles, meta_tags
-from scraper.sites import Site
+from scraper.sites import Draft, Site
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 _RSS = "https://www.themoscowtimes.com/rss/"
-# /{YYYY}/{MM}/{DD}/{slug}-a{id}, optionally /amp. /archive/ slugs are another id space: no key.
-_ARTICLE_ID = re.compile(r"^/\d{4}/\d\d/\d\d/[^/]+-a(\d+)(?:/amp)?/?$")
 # Where the editorial text is; anything trafilatura finds elsewhere is boilerplate.
 _TEXT_BLOCKS = ", ".join(f".article__content > .article__block--{t}" for t in ("html", "quote"))
 
@@ -41,8 +39,10 @@ class TheMoscowTimes(Site):
     sitemaps = ("https://static.themoscowtimes.com/sitemap/sitemap.xml",)
     # No AMP (/amp), PDF (/pdf), author, tag, section, preview or search pages.
     article_path = r"^/(?:\d{4}/\d\d/\d\d/[^/]+-a\d+|archive/(?!author/?$)[^/]+)/?$"
+    # /{YYYY}/{MM}/{DD}/{slug}-a{id}, optionally /amp. /archive/ slugs are another id space.
+    article_id = r"^/\d{4}/\d\d/\d\d/[^/]+-a(\d+)(?:/amp)?/?$"
     drop = (
-        ".article__byline",  # names and time are read in fix_metadata, from the unpruned page
+        ".article__byline",  # names and time are read in metadata(), from the unpruned page
         ".featured-image__caption", ".featured-image__credits",
         ".article__block--image", ".article__block--images", ".article__block--embed",
         ".article__block--article", ".article__block--link", ".article__block--newsletter",
@@ -50,24 +50,28 @@ class TheMoscowTimes(Site):
         ".article__tags", ".article__disclaimer", ".contribute-banner", ".sidebar", ".cluster",
     )
 
-    def article_key(self, url: str) -> str | None:
-        match = _ARTICLE_ID.search(urlsplit(url).path)
-        return match.group(1) if match else None
-
-    def fix_metadata(self, tree: HTMLParser, meta: dict[str, Any]) -> dict[str, Any]:
+    def metadata(self, tree: HTMLParser, draft: Draft) -> Draft:
+        """Every author from the byline; dates from JSON-LD or ``article:`` tags only."""
         byline = tree.css_first(".article__byline")  # the first: the page's own article
         names = [n.text(strip=True) for n in byline.css(".byline__author__name")] if byline else []
         if any(names):
-            meta["authors"] = [re.sub(r"^by\s+", "", n, flags=re.I) for n in names if n]
+            draft = replace(draft, authors=tuple(re.sub(r"^by\s+", "", n, flags=re.I)
+                                                 for n in names if n))
         ld = next(iter(jsonld_articles(tree)), {})
         tags = meta_tags(tree)
         # never trafilatura's guess, which can be the byline's "Updated" time
-        meta["published"] = (first_str(ld.get("datePublished"))
-                             or tags.get("article:published_time", [None])[0])
-        meta["modified"] = (first_str(ld.get("dateModified"))
-                            or tags.get("article:modified_time", [None])[0])
+        return replace(
+            draft,
+            published=(first_str(ld.get("datePublished"))
+                       or tags.get("article:published_time", [None])[0]),
+            modified=(first_str(ld.get("dateModified"))
+                      or tags.get("article:modified_time", [None])[0]),
+        )
+
+    def body(self, tree: HTMLParser, draft: Draft) -> list[str]:
+        """trafilatura's paragraphs inside the text blocks, after the standfirst."""
         blocks = tree.css(_TEXT_BLOCKS)
-        paragraphs = meta["paragraphs"]
+        paragraphs = list(draft.paragraphs)
         if blocks:  # keep trafilatura's paragraphs, but only those inside the text blocks
             inside = _squash(" ".join(b.text(separator=" ") for b in blocks))
             paragraphs = [p for p in paragraphs if _squash(p) in inside] or paragraphs
@@ -75,8 +79,7 @@ class TheMoscowTimes(Site):
         intro = " ".join(intro_node.text(separator=" ").split()) if intro_node else ""
         if intro and not (paragraphs and _squash(paragraphs[0]) == _squash(intro)):
             paragraphs = [intro, *paragraphs]  # the standfirst comes first, once
-        meta["paragraphs"] = paragraphs
-        return meta
+        return paragraphs
 
 
 def _squash(text: str) -> str:

@@ -8,12 +8,7 @@ videos and "related" boxes embedded as ``div.wsw__embed``. Agency copy is byline
 
 from __future__ import annotations
 
-import re
-from urllib.parse import urlsplit
-
 from scraper.sites import Site
-
-_ID = re.compile(r"/(\d{5,})\.html$")
 
 
 class VOANews(Site):
@@ -24,12 +19,8 @@ class VOANews(Site):
     feeds = ("https://www.voanews.com/api/zqboml-vomx-tpeivmy",)
     sitemaps = ("https://www.voanews.com/sitemap.xml",)
     article_path = r"^/a/(?:[^/]+/)?\d{5,}\.html$"
+    article_id = r"/(\d{5,})\.html$"  # the numeric id before .html
     drop = (
         ".wsw__embed", "figure", "figcaption", ".media-block", ".media-pholder", ".also-read",
         ".wsw .share", ".content-offset .ad", ".ad-placeholder", ".nav-tabs", ".comments",
     )
-
-    def article_key(self, url: str) -> str | None:
-        """The numeric article id before ``.html``."""
-        found = _ID.search(urlsplit(url).path)
-        return found.group(1) if found else None

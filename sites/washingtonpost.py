@@ -10,9 +10,9 @@ Class names (``wpds-c-cYdRxM``) are generated: selectors use ``data-qa``/``data-
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from scraper.sites import Site
+from scraper.sites import Draft, Site
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborHTMLParser as HTMLParser
@@ -42,11 +42,11 @@ class WashingtonPost(Site):
         '[data-testid^="gift-share"]', '[data-qa="interstitial-link"]', ".hide-for-print",
     )
 
-    def fix_metadata(self, tree: HTMLParser, meta: dict[str, Any]) -> dict[str, Any]:
-        """Body from the subheadline and the article-body paragraphs, when the page has them."""
+    def body(self, tree: HTMLParser, draft: Draft) -> list[str]:
+        """The subheadline and the article-body paragraphs; trafilatura's when there are none."""
         body = [" ".join(n.text().split()) for n in tree.css('[data-qa="article-body"] > p')]
-        if any(body):
-            summary = tree.css_first('h2[data-qa="subheadline"]')
-            head = [" ".join(summary.text().split())] if summary else []
-            meta["paragraphs"] = [p for p in head + body if p]
-        return meta
+        if not any(body):
+            return list(draft.paragraphs)
+        summary = tree.css_first('h2[data-qa="subheadline"]')
+        head = [" ".join(summary.text().split())] if summary else []
+        return [p for p in head + body if p]

@@ -39,7 +39,7 @@ from scraper.fetch import make_client
 from scraper.models import HTTPStatus, WrongType
 from scraper.robots import Robots
 from scraper.sites import Site, site_named
-from sites.themoscowtimes import TheMoscowTimes
+from scraper_sites.themoscowtimes import TheMoscowTimes
 
 CORPUS = Path(os.environ.get("SCRAPER_CORPUS")
               or Path(__file__).parents[1].parent / "shared" / "corpus")

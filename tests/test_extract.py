@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError, replace
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from scraper import extract
 from scraper.metadata import clean_authors, normalize_date
 from scraper.models import ExtractError, NotAnArticle
+from scraper.sites import Draft, Site
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
 URL = "https://www.example.org/politik/haushalt-2025-123"
@@ -40,6 +44,37 @@ def test_body_is_paragraphs_separated_by_blank_lines_without_chrome() -> None:
     assert paragraphs[0].startswith("Der Stadtrat hat am Dienstagabend")
     assert paragraphs[-1].startswith("Die Opposition kritisierte")
     assert "Start" not in article.text and "© Beispiel" not in article.text
+
+
+class _Seen(Site):
+    """An adapter that records what its hooks were given and rewrites title, tags and body."""
+
+    name = "seen"
+    calls: ClassVar[list[tuple[str, Draft]]] = []
+
+    def metadata(self, tree: HTMLParser, draft: Draft) -> Draft:
+        self.calls.append(("metadata", draft))
+        return replace(draft, title="Adapter title", tags=("Adapter tag",))
+
+    def body(self, tree: HTMLParser, draft: Draft) -> list[str]:
+        self.calls.append(("body", draft))
+        return ["", *reversed(draft.paragraphs)]
+
+
+def test_adapter_hooks_get_a_typed_draft_metadata_first_then_body() -> None:
+    site = _Seen()
+    site.calls.clear()
+    article = extract(page("graph-jsonld.html"), url=URL, site=site)
+    (first, draft), (second, after) = site.calls
+    assert (first, second) == ("metadata", "body")
+    assert draft.title == "Stadtrat beschließt Haushalt" and draft.url == URL
+    assert draft.authors and draft.paragraphs and draft.published
+    assert after.title == "Adapter title"  # body() sees what metadata() decided
+    with pytest.raises(FrozenInstanceError):
+        draft.title = "x"  # type: ignore[misc]
+    assert article.title == "Adapter title" and article.tags == ("Adapter tag",)
+    assert article.text.split("\n\n") == list(reversed(draft.paragraphs))  # empties dropped
+    assert article.site == "seen"
 
 
 def test_canonical_url_is_the_pages_own_claim() -> None:

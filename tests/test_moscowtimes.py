@@ -9,6 +9,7 @@ The RSS links at the end are real (one day of the site's news feed).
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -18,11 +19,13 @@ from selectolax.lexbor import LexborHTMLParser
 from scraper.extract import extract
 from scraper.identity import article_key, content_hash
 from scraper.models import Article
-from scraper.sites import site_for
-from sites.themoscowtimes import TheMoscowTimes
+from scraper.sites import Draft, site_for
+from scraper_sites.themoscowtimes import TheMoscowTimes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "themoscowtimes"
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "sites" / "themoscowtimes"
+# SCRAPER_CORPUS points elsewhere, as in tests/test_sites.py
+CORPUS = (Path(os.environ.get("SCRAPER_CORPUS") or Path(__file__).resolve().parents[2] / "shared"
+               / "corpus") / "sites" / "themoscowtimes")
 RSS_SAMPLE = CORPUS / "rss-news-entries-2024-10-10.json"
 
 BASE = "https://www.themoscowtimes.com"
@@ -180,16 +183,17 @@ def test_paragraphs_found_outside_the_text_blocks_are_dropped() -> None:
     # whatever trafilatura's heuristics keep, text outside .article__content does not survive
     tree = LexborHTMLParser(page("seed-ad-free-notice.html"))
     notice = "The Moscow Times has been ad-free since July 1, 2024."
-    meta = {"paragraphs": [SEED_PARAGRAPHS[0], notice, "Read more about: China, Putin, Shoigu",
-                           SEED_PARAGRAPHS[1]]}
-    assert SITE.fix_metadata(tree, meta)["paragraphs"] == [INTRO, *SEED_PARAGRAPHS[:2]]
+    draft = Draft(url=SEED_URL, paragraphs=(SEED_PARAGRAPHS[0], notice,
+                                            "Read more about: China, Putin, Shoigu",
+                                            SEED_PARAGRAPHS[1]))
+    assert SITE.body(tree, draft) == [INTRO, *SEED_PARAGRAPHS[:2]]
 
 
 def test_trafilatura_body_is_kept_when_none_of_it_matches_the_text_blocks() -> None:
     # a redesign or a text mismatch must not silently empty the article
     tree = LexborHTMLParser(page("seed-two-authors-updated.html"))
     body = ["Text the blocks do not hold.", "Nor this."]
-    assert SITE.fix_metadata(tree, {"paragraphs": list(body)})["paragraphs"] == [INTRO, *body]
+    assert SITE.body(tree, Draft(url=SEED_URL, paragraphs=tuple(body))) == [INTRO, *body]
 
 
 # --- versions -------------------------------------------------------------------------------

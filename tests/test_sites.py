@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-import sites as sites_package
+import scraper_sites as sites_package
 from scraper.extract import extract
 from scraper.models import Article
 from scraper.sites import Site, all_sites, site_for, site_named
@@ -95,7 +95,7 @@ def test_corpus_page_title(path: Path | None, extracted: dict) -> None:
     gold, article, adapter = run(path, extracted)
     assert scoring.title_ok(gold["title"], article.title), (
         f"adapter {adapter}: title was {article.title!r}, golden {gold['title']!r} "
-        "(pick the right headline in fix_metadata)")
+        "(pick the right headline in the adapter's metadata hook)")
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -141,7 +141,7 @@ def test_adapter_names_are_unique() -> None:
     # read the modules directly: all_sites() would refuse a duplicate before we could look
     names = []
     for info in pkgutil.iter_modules(sites_package.__path__):
-        module = importlib.import_module(f"sites.{info.name}")
+        module = importlib.import_module(f"scraper_sites.{info.name}")
         names += [obj.name for obj in vars(module).values()
                   if isinstance(obj, type) and issubclass(obj, Site) and obj is not Site
                   and obj.__module__ == module.__name__ and obj.name]
@@ -264,6 +264,18 @@ def test_article_key_is_the_sites_stable_id(name: str, urls: list[str], key: str
     assert {site.article_key(u) for u in urls} == {key}
 
 
+def test_article_id_is_the_first_group_that_matched_in_the_path() -> None:
+    class Two(Site):
+        name = "two"
+        article_id = r"/(?:story-(\d+)|s/([a-z]+))$"
+
+    site = Two()
+    assert site.article_key("https://x.example/news/story-42?id=7") == "42"  # the path only
+    assert site.article_key("https://x.example/s/abc") == "abc"
+    assert site.article_key("https://x.example/story-42/photos") is None
+    assert Site().article_key("https://x.example/story-42") is None  # no pattern: no key
+
+
 @pytest.mark.parametrize(("name", "url"), [
     ("apnews", "https://apnews.com/hub/election-2024"),
     ("bbc", "https://www.bbc.com/news/world"),
@@ -289,6 +301,8 @@ def test_article_key_of_every_corpus_url(name: str) -> None:
      "Nameless in sites/zz_broken.py has no name"),
     ("from scraper.sites import Site\nclass Bad(Site):\n    name = 'bad'\n"
      "    article_path = r'^/(unclosed'\n", "article_path is not a valid regex"),
+    ("from scraper.sites import Site\nclass Bad(Site):\n    name = 'bad'\n"
+     "    article_id = r'-a\\d+$'\n", "sites/zz_broken.py: article_id needs a (group)"),
 ])
 def test_a_broken_adapter_is_one_clear_error(source: str, message: str) -> None:
     import sys
@@ -303,5 +317,5 @@ def test_a_broken_adapter_is_one_clear_error(source: str, message: str) -> None:
             all_sites()
     finally:
         path.unlink()
-        sys.modules.pop("sites.zz_broken", None)
+        sys.modules.pop("scraper_sites.zz_broken", None)
         all_sites.cache_clear()
