@@ -9,13 +9,12 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from ..models import CrawlStatus, Outcome
+
 # The names a fetch's outcome (fetches.outcome, and a crawl's count columns) can take.
-# The one list of them in the browse layer: it becomes the scraper.models.Outcome enum's
-# values once that exists.
-OUTCOMES: tuple[str, ...] = (
-    "new_version", "unchanged", "not_modified", "gone", "blocked", "no_article", "error")
+OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome)
 # The outcomes of a fetch that read the page; every other outcome is a failure.
-READ_OUTCOMES: tuple[str, ...] = ("new_version", "unchanged", "not_modified")
+READ_OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome if o.ok)
 # recent_changes?days=N: a century at most (SQLite's dates end at year 9999).
 MAX_DAYS = 36500
 
@@ -83,8 +82,10 @@ _CRAWL_COLUMNS = {
     "started_at": "When the crawl started" + UTC,
     "finished_at": "When it ended" + UTC + "; empty while it runs or if it died.",
     "sites": "The sites crawled, as a JSON list.",
-    "status": "running, finished, timed_out (stopped by --max-time), failed, or interrupted"
-              " (killed before it could finish; marked by the next crawl).",
+    "status": ", ".join(s.value for s in CrawlStatus) + ": running while it runs (or if it was"
+              " killed: the next crawl marks it interrupted), timed_out when --max-time"
+              " stopped it, interrupted when stopped by Ctrl-C or killed, failed on an"
+              " unexpected error.",
     "discovered": "New article URLs found in feeds and sitemaps.",
     "discovery_failed": "Sites none of whose feeds and sitemaps could be read (the run exits 1).",
     "checked": "Pages fetched.",
