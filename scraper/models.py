@@ -30,7 +30,7 @@ and of the per-outcome counts of a crawl.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import KW_ONLY, asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -188,18 +188,15 @@ class Page:
 
 
 @dataclass(frozen=True)
-class Article:
-    """The article found on a page: body text and metadata.
+class Metadata:
+    """What a page says about its article besides the body; keyword-only fields.
 
     Dates are ISO 8601 strings, with time and UTC offset whenever the page gives them.
-    ``text`` is the body, paragraphs separated by one blank line.
     """
 
-    url: str
-    text: str
+    _: KW_ONLY
     title: str | None = None
     canonical_url: str | None = None
-    site: str = "generic"
     authors: tuple[str, ...] = ()
     published: str | None = None
     modified: str | None = None
@@ -207,6 +204,33 @@ class Article:
     language: str | None = None
     image: str | None = None
     tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Draft(Metadata):
+    """The article as extracted before a site adapter's hooks: change it with
+    ``dataclasses.replace``.
+
+    Dates are as the page wrote them (normalised to ISO 8601 after the hooks); ``paragraphs``
+    is trafilatura's body, the headline already removed from its start.
+    """
+
+    url: str
+    paragraphs: tuple[str, ...] = ()
+    # JSON-LD isAccessibleForFree false: a short body is then a paywall teaser
+    paywalled: bool = False
+
+
+@dataclass(frozen=True)
+class Article(Metadata):
+    """The article found on a page: body text and metadata.
+
+    ``text`` is the body, paragraphs separated by one blank line.
+    """
+
+    url: str
+    text: str
+    site: str = "generic"
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -216,7 +240,8 @@ class Article:
         d["tags"] = list(self.tags)
         if not d["extra"]:
             del d["extra"]
-        return d
+        first = ("url", "text", "title", "canonical_url", "site")
+        return {**{k: d.pop(k) for k in first}, **d}
 
     @property
     def paragraphs(self) -> list[str]:

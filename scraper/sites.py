@@ -15,42 +15,20 @@ import importlib.util
 import pkgutil
 import re
 import sys
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
-from .models import ScraperError, UnknownSite
+from .models import Draft, ScraperError, UnknownSite
+
+__all__ = ["Draft", "Site", "all_sites", "site_for", "site_named"]
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 PACKAGE = "scraper_sites"
-
-
-@dataclass(frozen=True)
-class Draft:
-    """The article as extracted before the adapter's hooks: change it with ``dataclasses.replace``.
-
-    Dates are as the page wrote them (normalised to ISO 8601 after the hooks); ``paragraphs``
-    is trafilatura's body, the headline already removed from its start.
-    """
-
-    url: str
-    title: str | None = None
-    authors: tuple[str, ...] = ()
-    published: str | None = None
-    modified: str | None = None
-    description: str | None = None
-    language: str | None = None
-    image: str | None = None
-    tags: tuple[str, ...] = ()
-    canonical_url: str | None = None
-    paragraphs: tuple[str, ...] = ()
-    # JSON-LD isAccessibleForFree false: a short body is then a paywall teaser
-    paywalled: bool = False
 
 
 class Site:

@@ -2,7 +2,7 @@
 
 Three articles: one edited twice (``edited``), one whose page is gone, one never changed;
 and a few fetches, failed and not. Test modules import it as ``from browse_archive import``
-(tests/ is on ``sys.path``, as for ``server``).
+(tests/ is on ``sys.path``, as for ``server``), the fixtures ``built`` and ``ds`` included.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from datasette.app import Datasette
 
-from scraper.browse.serve import prepare_archive
+from scraper.browse.serve import build_datasette, prepare_archive
 from scraper.models import Article, Page
 from scraper.store import Archive
 
@@ -89,3 +90,15 @@ def rows(ds: Datasette, path: str) -> list[dict[str, Any]]:
     assert response.status_code == 200, response.text
     result: list[dict[str, Any]] = response.json()
     return result
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """The archive, built once per test module."""
+    return build_archive(tmp_path_factory.mktemp("browse") / "archive.db")
+
+
+@pytest.fixture(scope="module")
+def ds(built: Built) -> Datasette:
+    """A Datasette serving ``built`` with the plugin."""
+    return build_datasette(built.path)

@@ -15,21 +15,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from browse_archive import ONLY_IN_V1, Built, build_archive, get, rows
+from browse_archive import ONLY_IN_V1, Built, built, ds, get, rows  # noqa: F401 (fixtures)
 from datasette.app import Datasette
 
 from scraper.browse.metadata import QUERIES
-from scraper.browse.serve import build_datasette
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    return build_archive(tmp_path_factory.mktemp("browse") / "archive.db")
-
-
-@pytest.fixture(scope="module")
-def ds(built: Built) -> Datasette:
-    return build_datasette(built.path)
 
 
 def test_changes_view_pairs_each_version_with_its_predecessor(ds: Datasette, built: Built) -> None:

@@ -11,21 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browse_archive import EDITED, HTML_V1, Built, ago, build_archive, get, save
+from browse_archive import (  # noqa: F401 (built, ds: fixtures)
+    EDITED, HTML_V1, Built, ago, build_archive, built, ds, get, save,
+)
 from datasette.app import Datasette
 
 from scraper.browse.serve import build_datasette, prepare_archive
 from scraper.store import Archive
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    return build_archive(tmp_path_factory.mktemp("browse") / "archive.db")
-
-
-@pytest.fixture(scope="module")
-def ds(built: Built) -> Datasette:
-    return build_datasette(built.path)
 
 
 def test_diff_page_marks_inserted_and_deleted_words(ds: Datasette, built: Built) -> None:

@@ -38,6 +38,16 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def archive_two_versions(server: TestServer, db: Path) -> str:
+    """Archive the seed page, then its edit ("He later added"): two versions; returns the URL."""
+    url = server.url(ARTICLE)
+    edited = page().replace(OLD_SENTENCE, "He later added that Russia-China ties have")
+    server.route(ARTICLE, Response.html(page()), Response.html(edited))
+    for _ in range(2):
+        assert run("archive", url, "--db", str(db))[0] == 0
+    return url
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     return tmp_path / "archive.db"
@@ -109,12 +119,7 @@ def test_discover_counts_archived_and_too_old_candidates_apart(
 # 3. a damaged page blob costs only that blob
 def test_show_and_diff_read_an_article_whose_stored_page_is_damaged(
         server: TestServer, db: Path) -> None:
-    url = server.url(ARTICLE)
-    server.route(ARTICLE, Response.html(page()),
-                 Response.html(page().replace(OLD_SENTENCE, "He later added that Russia-China"
-                                                            " ties have")))
-    assert run("archive", url, "--db", str(db))[0] == 0
-    assert run("archive", url, "--db", str(db))[0] == 0
+    url = archive_two_versions(server, db)
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE versions SET html_zlib = x'00ff00ff' WHERE version = 1")
     code, out, err = run("show", url, "--version", "1", "--db", str(db))
@@ -193,12 +198,7 @@ def test_extract_with_a_url_that_is_not_one_exits_2() -> None:
 # 10. diff --to 1
 def test_diff_to_version_1_of_two_says_it_is_the_first_not_the_only(
         server: TestServer, db: Path) -> None:
-    url = server.url(ARTICLE)
-    server.route(ARTICLE, Response.html(page()),
-                 Response.html(page().replace(OLD_SENTENCE, "He later added that Russia-China"
-                                                            " ties have")))
-    run("archive", url, "--db", str(db))
-    run("archive", url, "--db", str(db))
+    url = archive_two_versions(server, db)
     code, out, err = run("diff", url, "--to", "1", "--db", str(db))
     assert code == 0 and err == ""
     assert "v1 is its first version" in out and "it has 2 versions" in out
