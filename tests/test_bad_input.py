@@ -138,6 +138,17 @@ CASES: dict[str, Case] = {
     "one bad url among good ones": Case(("archive", URL, "ftp://example.com/x", *DB), 2,
                                         "'ftp://example.com/x'"),
     "empty stdin for archive -": Case(("archive", "-", *DB), 2, "no URLs given", stdin=""),
+    # header values that cannot be sent: refused at once, not after the retries
+    "user agent with a newline": Case(("archive", URL, "--user-agent", "a\nb", *DB), 2,
+                                      "one line of printable ASCII", real=True),
+    "user agent with non-ascii": Case(("archive", URL, "--user-agent", "caf\u00e9", *DB), 2,
+                                      "printable ASCII"),
+    "config user agent with a carriage return": Case(("crawl", *DB, *CFG), 2,
+                                                     "printable ASCII",
+                                                     _config('[crawl]\nuser_agent = "a\\rb"\n')),
+    "extract --url that is not a url": Case(("extract", "page.html", "--url", "not-a-url"), 2,
+                                            "not an http(s) URL",
+                                            _files(page__html="<p>Hello</p>")),
     "bad url on stdin": Case(("archive", "-", *DB), 2, "not an http(s) URL",
                              stdin=f"{URL}\nwww.example.com/2\n"),
     # unknown site names
