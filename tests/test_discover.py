@@ -35,7 +35,7 @@ from scraper.discover import (
     links_from_sitemap,
     select,
 )
-from scraper.fetch import make_client
+from scraper.fetch import FetchPolicy, make_client
 from scraper.models import HTTPStatus, WrongType
 from scraper.robots import Robots
 from scraper.sites import Site, site_named
@@ -477,9 +477,11 @@ def serve_moscow_times(server: TestServer) -> Site:
     return LocalMoscowTimes()
 
 
-async def run_discover(site: Site, sleep: FakeSleep | None = None, **options: Any) -> list[Link]:
-    async with make_client() as client:
-        return await discover(client, site, robots=Robots(), sleep=sleep or FakeSleep(), **options)
+async def run_discover(site: Site, sleep: FakeSleep | None = None,
+                       policy: FetchPolicy = FetchPolicy(), **options: Any) -> list[Link]:
+    async with make_client(policy) as client:
+        return await discover(client, site, policy, robots=Robots(), sleep=sleep or FakeSleep(),
+                              **options)
 
 
 def test_discover_reads_feeds_and_the_sitemap_index_newest_first(
@@ -600,7 +602,7 @@ def test_fetch_xml_gives_up_after_the_retries_with_the_http_error(server: TestSe
 def test_discover_spaces_its_requests_by_the_delay(server: TestServer) -> None:
     site = serve_moscow_times(server)
     sleep = FakeSleep()
-    asyncio.run(run_discover(site, sleep, delay=1.5))
+    asyncio.run(run_discover(site, sleep, FetchPolicy(delay=1.5)))
     # six documents read (2 feeds, the index, 3 monthly files; the failing feed's retries
     # are its own backoff waits): one 1.5 s wait before each but the first
     assert sleep.delays.count(1.5) == 5

@@ -20,7 +20,9 @@ import httpx
 import pytest
 from server import Response, TestServer
 
-from scraper.fetch import DEFAULT_USER_AGENT, decode_html, fetch, make_client
+from dataclasses import fields
+
+from scraper.fetch import DEFAULT_USER_AGENT, FetchPolicy, decode_html, fetch, make_client
 from scraper.models import BadURL, Blocked, FetchError, HTTPStatus, Network, NotHTML, Page, TooLarge
 from scraper.robots import Robots
 
@@ -107,20 +109,32 @@ def serve(*replies: Reply) -> tuple[Callable[[httpx.Request], httpx.Response], l
     return handler, seen
 
 
+POLICY_FIELDS = {f.name for f in fields(FetchPolicy)}
+
+
+def split(kwargs: dict[str, object]) -> tuple[FetchPolicy, dict[str, object]]:
+    """A FetchPolicy from the keyword arguments that name its fields; the rest for fetch()."""
+    policy = FetchPolicy(**{k: v for k, v in kwargs.items() if k in POLICY_FIELDS})  # type: ignore[arg-type]
+    return policy, {k: v for k, v in kwargs.items() if k not in POLICY_FIELDS}
+
+
 def mock_fetch(*responses: Reply, url: str = URL, **kwargs: object) -> Page:
     handler, _ = serve(*responses)
+    policy, rest = split(kwargs)
 
     async def go() -> Page:
-        async with make_client(transport=httpx.MockTransport(handler)) as client:
-            return await fetch(client, url, **kwargs)  # type: ignore[arg-type]
+        async with make_client(policy, transport=httpx.MockTransport(handler)) as client:
+            return await fetch(client, url, policy, **rest)  # type: ignore[arg-type]
 
     return run(go())
 
 
-def real_fetch(url: str, *, read_timeout: float = 30, **kwargs: object) -> Page:
+def real_fetch(url: str, **kwargs: object) -> Page:
+    policy, rest = split(kwargs)
+
     async def go() -> Page:
-        async with make_client(read_timeout=read_timeout) as client:
-            return await fetch(client, url, **kwargs)  # type: ignore[arg-type]
+        async with make_client(policy) as client:
+            return await fetch(client, url, policy, **rest)  # type: ignore[arg-type]
 
     return run(go())
 
