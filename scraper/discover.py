@@ -23,7 +23,6 @@ bounds a drip that never ends).
 
 from __future__ import annotations
 
-import asyncio
 import calendar
 import codecs
 import io
@@ -31,7 +30,7 @@ import itertools
 import logging
 import re
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -42,7 +41,7 @@ import feedparser
 import httpx
 from lxml import etree
 
-from .fetch import DEFAULT_POLICY, Accept, FetchPolicy, fetch
+from .fetch import DEFAULT_POLICY, Accept, FetchPolicy, Sleep, fetch, pause
 from .models import FeedError, ScraperError
 from .robots import Robots
 from .sites import Site
@@ -231,7 +230,7 @@ def select(links: Iterable[Link], site: Site, *,
 
 async def fetch_xml(client: httpx.AsyncClient, url: str,
                     policy: FetchPolicy = DEFAULT_POLICY, *, robots: Robots | None,
-                    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> bytes:
+                    sleep: Sleep | None = None) -> bytes:
     """The raw body of a feed or sitemap, fetched with fetch()'s retries, checks and caps.
 
     Feeds and sitemaps get MAX_BYTES (the sitemaps.org limit), not the page cap.
@@ -250,7 +249,7 @@ def sources_of(site: Site) -> list[Source]:
 
 async def discover(client: httpx.AsyncClient, site: Site, policy: FetchPolicy = DEFAULT_POLICY,
                    *, robots: Robots | None, max_sitemaps: int = 50, max_links: int = 20_000,
-                   sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> list[Link]:
+                   sleep: Sleep | None = None) -> list[Link]:
     """The site's article links from its feeds and sitemaps now: de-duplicated, newest first.
 
     Sources are read by kind: feeds (the freshest), then news sitemaps (what the site
@@ -270,7 +269,7 @@ async def discover(client: httpx.AsyncClient, site: Site, policy: FetchPolicy = 
     async def read(url: str) -> bytes:
         nonlocal tried
         if policy.delay and tried:
-            await sleep(policy.delay)  # one document at a time, spaced like the site's pages
+            await (sleep or pause)(policy.delay)  # one document at a time, spaced like the site's pages
         tried += 1
         return await fetch_xml(client, url, policy, robots=robots, sleep=sleep)
 

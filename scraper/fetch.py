@@ -35,12 +35,19 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception_type,
-    stop_after_attempt,
     wait_exponential_jitter,
 )
 
 from .models import (
-    BadURL, Blocked, FetchError, HTTPStatus, Network, NotHTML, Page, TooLarge, WrongType,
+    BadURL,
+    Blocked,
+    FetchError,
+    HTTPStatus,
+    Network,
+    NotHTML,
+    Page,
+    TooLarge,
+    WrongType,
 )
 from .robots import Robots
 from .web import CODINGS, BadCoding, Inflater, decode_html, is_web_url
@@ -49,8 +56,8 @@ if TYPE_CHECKING:
     from .config import SiteSettings
     from .sites import Site
 
-__all__ = ["DEFAULT_USER_AGENT", "FetchPolicy", "decode_html", "fetch", "make_client",
-           "policy_for"]
+__all__ = ["DEFAULT_POLICY", "DEFAULT_USER_AGENT", "FetchPolicy", "Sleep", "decode_html", "fetch",
+           "make_client", "pause", "policy_for"]
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +123,16 @@ def policy_for(site: Site | None = None, settings: SiteSettings | None = None,
 
 
 DEFAULT_POLICY = FetchPolicy()
+Sleep = Callable[[float], Awaitable[None]]
+
+
+async def pause(seconds: float) -> None:
+    """The real wait between attempts: what ``sleep=None`` means all the way down.
+
+    Looked up when a fetch starts, so a test of a command (which cannot pass ``sleep``)
+    can patch ``scraper.fetch.pause`` and never wait.
+    """
+    await asyncio.sleep(seconds)
 
 
 def make_client(policy: FetchPolicy = DEFAULT_POLICY, *,
@@ -167,7 +184,7 @@ async def fetch(
     etag: str | None = None,
     last_modified: str | None = None,
     accept: Accept = HTML,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    sleep: Sleep | None = None,
 ) -> Page:
     """Fetch ``url`` under ``policy`` (retrying, following redirects, under a size cap).
 
@@ -176,7 +193,9 @@ async def fetch(
     not retried: no time is left for another attempt. With ``accept=HTML`` (pages) the body
     is decoded into ``Page.html``; for other types only ``Page.raw`` is filled (feeds and
     sitemaps are parsed from bytes). Each retry is logged at INFO: what, why, when.
+    ``sleep`` waits between attempts (None: ``pause``, really waiting).
     """
+    sleep = sleep or pause
     # Accept-Encoding pinned whatever the client: Inflater decodes exactly these, under the cap
     headers = {"User-Agent": policy.user_agent, "Accept-Encoding": CODINGS}
     # sent on every hop: the validators we stored came from the final URL of a past fetch

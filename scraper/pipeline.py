@@ -6,9 +6,8 @@ a ``Result`` (the failure is also a ``fetches`` row), so a batch goes on.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import hashlib
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
@@ -16,11 +15,11 @@ from typing import Any, Awaitable, Callable
 import httpx
 
 from .extract import extract
-from .fetch import FetchPolicy, fetch, policy_for
+from .fetch import FetchPolicy, Sleep, fetch, policy_for
 from .identity import article_key, check_http_url
 from .models import Article, ExtractError, Outcome, Page, ScraperError
-from .schedule import DEFAULT_SCHEDULE
 from .robots import Robots
+from .schedule import DEFAULT_SCHEDULE
 from .sites import Site, site_for
 from .store import Archive, Schedule, utc_now
 
@@ -75,7 +74,7 @@ async def archive_url(
     known: dict[str, Any] | None = None,
     extractor: Extractor = extract_inline,
     schedule: Schedule = DEFAULT_SCHEDULE,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    sleep: Sleep | None = None,
 ) -> Result:
     """Fetch, extract and store ``url``; record the attempt; never raise for a bad page.
 
