@@ -22,9 +22,10 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 import charset_normalizer
 import httpx
+import idna  # httpx depends on it: the same IDNA 2008 tables as the requests we send
 
-__all__ = ["CODINGS", "BadCoding", "Inflater", "OverCap", "decode_html", "host_of", "inflate",
-           "is_web_url", "origin", "web_url"]
+__all__ = ["CODINGS", "WEB_SCHEMES", "BadCoding", "Inflater", "OverCap", "ascii_host",
+           "decode_html", "host_of", "inflate", "is_web_url", "origin", "web_url"]
 
 WEB_SCHEMES = ("http", "https")
 # what we advertise in Accept-Encoding: exactly what Inflater decodes, pinned so that
@@ -64,6 +65,21 @@ def web_url(url: str | None, base: str = "") -> str | None:
     except ValueError:  # e.g. a malformed IPv6 host
         return None
     return absolute if is_web_url(absolute) else None
+
+
+def ascii_host(host: str) -> str:
+    """A host as browsers send it: lowercased, IDNA labels as punycode (UTS #46 mapping).
+
+    ``bücher.example`` → ``xn--bcher-kva.example``; ASCII hosts and IP literals are only
+    lowercased; a name IDNA refuses (an underscore label, say) is kept as written.
+    """
+    host = host.lower()
+    if host.isascii():
+        return host
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return host
 
 
 def host_of(url: str) -> str:

@@ -1,7 +1,8 @@
-"""The fetch policy as a user meets it: `scraper archive -v` on a server that is not there."""
+"""Fetching and discovery sources as a user meets them: `archive -v` on a closed port, `sites`."""
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -47,3 +48,12 @@ def test_archive_without_v_logs_no_retries(tmp_path: Path,
     url = f"http://127.0.0.1:{closed_port()}/news/1"
     result = CliRunner().invoke(cli, ["archive", "--db", str(tmp_path / "a.db"), url])
     assert result.exit_code == 1 and "retrying" not in result.stderr
+
+
+def test_sites_counts_news_sitemaps_apart_from_archive_sitemaps() -> None:
+    result = CliRunner().invoke(cli, ["sites"])
+    guardian = next(line for line in result.stdout.splitlines() if line.startswith("theguardian"))
+    assert "[4 feeds, 1 news sitemaps, 0 sitemaps]" in guardian
+    rows = json.loads(CliRunner().invoke(cli, ["sites", "--json"]).stdout)
+    bbc = next(row for row in rows if row["name"] == "bbc")
+    assert len(bbc["news_sitemaps"]) == 2 and bbc["sitemaps"] == []
