@@ -269,7 +269,8 @@ async def discover(client: httpx.AsyncClient, site: Site, policy: FetchPolicy = 
     async def read(url: str) -> bytes:
         nonlocal tried
         if policy.delay and tried:
-            await (sleep or pause)(policy.delay)  # one document at a time, spaced like the site's pages
+            # one document at a time, spaced like the site's pages
+            await (sleep or pause)(policy.delay)
         tried += 1
         return await fetch_xml(client, url, policy, robots=robots, sleep=sleep)
 

@@ -277,9 +277,9 @@ def test_huge_crawl_delay_is_capped_and_max_time_still_ends_the_run(server, tmp_
 
 
 def test_articles_archived_by_hand_on_other_sites_are_rechecked(server, tmp_path):
-    from scraper.sites import site_named
-
     from test_pipeline import archive as archive_one
+
+    from scraper.sites import site_named
 
     serve_article(server, 7)
     db = tmp_path / "archive.db"
@@ -315,7 +315,7 @@ def news_sitemap_xml(server: TestServer, numbers: list[int], published: str) -> 
 
 
 def test_crawl_reads_the_news_sitemap_every_run_and_queues_its_urls_first(server, tmp_path):
-    from datetime import datetime, timedelta, timezone
+    from datetime import UTC, datetime, timedelta
 
     from scraper.crawl import ROUTINE_SITEMAPS
 
@@ -330,7 +330,7 @@ def test_crawl_reads_the_news_sitemap_every_run_and_queues_its_urls_first(server
         paths = [f"/news/{100 + 5 * i + k}" for k in range(5)]
         server.route(month, Response(200, sitemap_xml(server, paths).encode(),
                                      {"Content-Type": "application/xml"}))
-    fresh = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat(timespec="seconds")
+    fresh = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
     server.route("/news-sitemap.xml", Response(
         200, news_sitemap_xml(server, [1, 2], fresh).encode(), {"Content-Type": "text/xml"}))
     for n in range(1, 300):

@@ -36,7 +36,7 @@ from scraper.discover import (
     select,
     sources_of,
 )
-from scraper.fetch import FetchPolicy, make_client
+from scraper.fetch import DEFAULT_POLICY, FetchPolicy, make_client
 from scraper.models import HTTPStatus, WrongType
 from scraper.robots import Robots
 from scraper.sites import Site, site_named
@@ -479,7 +479,7 @@ def serve_moscow_times(server: TestServer) -> Site:
 
 
 async def run_discover(site: Site, sleep: FakeSleep | None = None,
-                       policy: FetchPolicy = FetchPolicy(), **options: Any) -> list[Link]:
+                       policy: FetchPolicy = DEFAULT_POLICY, **options: Any) -> list[Link]:
     async with make_client(policy) as client:
         return await discover(client, site, policy, robots=Robots(), sleep=sleep or FakeSleep(),
                               **options)

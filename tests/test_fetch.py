@@ -25,7 +25,12 @@ import pytest
 from server import Response, TestServer
 
 from scraper.fetch import (
-    DEFAULT_USER_AGENT, FetchPolicy, decode_html, fetch, make_client, policy_for,
+    DEFAULT_USER_AGENT,
+    FetchPolicy,
+    decode_html,
+    fetch,
+    make_client,
+    policy_for,
 )
 from scraper.models import BadURL, Blocked, FetchError, HTTPStatus, Network, NotHTML, Page, TooLarge
 from scraper.robots import Robots
@@ -118,7 +123,8 @@ POLICY_FIELDS = {f.name for f in fields(FetchPolicy)}
 
 def split(kwargs: dict[str, object]) -> tuple[FetchPolicy, dict[str, object]]:
     """A FetchPolicy from the keyword arguments that name its fields; the rest for fetch()."""
-    policy = FetchPolicy(**{k: v for k, v in kwargs.items() if k in POLICY_FIELDS})  # type: ignore[arg-type]
+    chosen = {k: v for k, v in kwargs.items() if k in POLICY_FIELDS}
+    policy = FetchPolicy(**chosen)  # type: ignore[arg-type]
     return policy, {k: v for k, v in kwargs.items() if k not in POLICY_FIELDS}
 
 

@@ -16,13 +16,15 @@ from click.testing import CliRunner
 from server import Response, TestServer
 
 from scraper.cli import cli
-
 from scraper.identity import (
-    _is_tracking, article_key, content_hash, normalize_url, trusted_canonical,
+    _is_tracking,
+    article_key,
+    content_hash,
+    normalize_url,
+    trusted_canonical,
 )
 from scraper.models import Article
 from scraper.sites import Site
-
 
 FIXTURES = Path(__file__).parent / "fixtures" / "site"
 
@@ -190,7 +192,8 @@ def test_canonical_outside_the_sites_article_pattern_is_ignored() -> None:
 
 
 @pytest.mark.parametrize(("spelling", "same_as"), [
-    ("http://host/news/éditorial-été.html", "http://host/news/%C3%A9ditorial-%C3%A9t%C3%A9.html"),
+    ("http://host/news/éditorial-été.html",
+     "http://host/news/%C3%A9ditorial-%C3%A9t%C3%A9.html"),
     ("http://host/news/%c3%a9ditorial.html", "http://host/news/%C3%A9ditorial.html"),
     ("http://host/%7Euser/%41rticle", "http://host/~user/Article"),
     ("http://host/a?q=été&p=1", "http://host/a?q=%C3%A9t%C3%A9&p=1"),
