@@ -550,7 +550,8 @@ def test_each_retry_is_one_log_line_saying_what_why_and_when(
         mock_fetch(reply(503), reply(429, headers={"Retry-After": "7"}), reply(), sleep=sleep)
     lines = retry_lines(caplog)
     assert len(lines) == 2
-    assert re.fullmatch(rf"retrying {URL} in 1\.\d s \(attempt 2 of 4\): HTTP 503", lines[0])
+    # 1 s backoff plus up to 1 s of jitter
+    assert re.fullmatch(rf"retrying {URL} in (1\.\d|2\.0) s \(attempt 2 of 4\): HTTP 503", lines[0])
     assert lines[1] == f"retrying {URL} in 7.0 s (attempt 3 of 4): HTTP 429"
 
 
