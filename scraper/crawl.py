@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ import httpx
 from .config import Config, SiteSettings
 from .discover import discover, select
 from .extract import extract
-from .fetch import DEFAULT_USER_AGENT, make_client
+from .fetch import FetchPolicy, make_client, policy_for
 from .identity import article_key
 from .models import Article, CrawlStatus, Locked, Outcome, StoreError
 from .pipeline import Result, archive_url
@@ -221,9 +221,11 @@ async def run_crawl(
         return await loop.run_in_executor(pool, _extract_job, html, url, site)
 
     robots = Robots()
-    ua = config.defaults.user_agent or DEFAULT_USER_AGENT
-    async with make_client(user_agent=ua, transport=transport) as client:
-        jobs = await _plan(client, archive, config, sites, robots, report, sleep, deadline)
+    # each site's policy, resolved once for the run (User-Agent precedence in policy_for)
+    policies = {site.name: policy_for(site, config.for_site(site.name)) for site in sites}
+    async with make_client(policy_for(None, config.defaults), transport=transport) as client:
+        jobs = await _plan(client, archive, config, sites, policies, robots, report, sleep,
+                           deadline)
         on_total(len(jobs))
         queues: dict[str, asyncio.Queue[Job]] = {}
         gates: dict[str, HostGate] = {}
@@ -248,8 +250,9 @@ async def run_crawl(
                     return
                 job = queue.get_nowait()
                 settings = config.for_site(job.site.name)
-                agent = settings.user_agent or job.site.user_agent or ua
-                await _apply_crawl_delay(client, robots, gate, job.url, agent, settings)
+                policy = policies.get(job.site.name) or policy_for(job.site, settings)
+                await _apply_crawl_delay(client, robots, gate, job.url, policy.user_agent,
+                                         settings)
                 if not await gate.enter(sleep, deadline):
                     report.status = CrawlStatus.TIMED_OUT
                     report.counts["skipped"] += 1
@@ -259,9 +262,9 @@ async def run_crawl(
                     1.0, min(FETCH_TIMEOUT, deadline - time.monotonic()))
                 try:
                     outcome = await archive_url(
-                        client, archive, job.url, robots=robots, site=job.site, known=job.known,
-                        extractor=extractor, schedule=settings.schedule, user_agent=agent,
-                        sleep=sleep, total_timeout=budget)
+                        client, archive, job.url, replace(policy, total_timeout=budget),
+                        robots=robots, site=job.site, known=job.known, extractor=extractor,
+                        schedule=settings.schedule, sleep=sleep)
                 finally:
                     gate.leave()
                 gate.count(outcome)
@@ -287,19 +290,20 @@ async def _apply_crawl_delay(client: httpx.AsyncClient, robots: Robots, gate: Ho
 
 
 async def _plan(client: httpx.AsyncClient, archive: Archive, config: Config, sites: list[Site],
-                robots: Robots, report: CrawlReport, sleep: Callable[[float], Any],
-                deadline: float | None = None) -> list[Job]:
+                policies: dict[str, FetchPolicy], robots: Robots, report: CrawlReport,
+                sleep: Callable[[float], Any], deadline: float | None = None) -> list[Job]:
     """New articles from discovery (newest first), then due re-checks (most overdue first).
 
-    Discovery that has not finished by the deadline is cancelled: --max-time bounds it too.
+    Discovery reads every feed and news sitemap, and archive sitemaps only on the small
+    ROUTINE_SITEMAPS budget. Discovery that has not finished by the deadline is cancelled:
+    --max-time bounds it too.
     """
     now = datetime.now(timezone.utc)
     # the generic adapter has nothing to discover; its articles are only re-checked
-    finders = [s for s in sites if s.feeds or s.sitemaps or s.domains]
+    finders = [s for s in sites if s.feeds or s.news_sitemaps or s.sitemaps or s.domains]
     tasks = [asyncio.ensure_future(discover(
-        client, site, robots=robots, sleep=sleep, max_sitemaps=ROUTINE_SITEMAPS,
-        user_agent=config.for_site(site.name).user_agent,
-        delay=config.for_site(site.name).delay)) for site in finders]
+        client, site, policies[site.name], robots=robots, sleep=sleep,
+        max_sitemaps=ROUTINE_SITEMAPS)) for site in finders]
     timeout = max(0.0, deadline - time.monotonic()) if deadline else None
     _, pending = await asyncio.wait(tasks, timeout=timeout) if tasks else (set(), set())
     for task in pending:

@@ -5,7 +5,8 @@ Parsing is pure (bytes in, links out) and separate from fetching::
     >>> links_from_feed(rss_bytes, "https://example.com/rss")    # RSS 2.0, RSS 1.0/RDF, Atom
     >>> links_from_sitemap(xml_or_gzip, url)                     # Sitemap(links, children)
     >>> select(links, site, known=archived_urls, max_age=timedelta(days=2))
-    >>> await discover(client, site, robots=Robots())             # fetch feeds and sitemaps
+    >>> sources_of(site)          # [Source("feed", url), Source("news_sitemap", url), ...]
+    >>> await discover(client, site, policy, robots=Robots())     # fetch and read them all
 
 XML safety: a document that declares entities (a DTD internal subset) is refused with
 FeedError before any parser sees it, so a "billion laughs" or an external entity
@@ -16,39 +17,40 @@ items before feedparser sees it: feedparser spends about half a millisecond per 
 Parsing time is bounded by element counts too, as a flood of empty or nested elements
 costs as much as items: a feed with over FEED_MAX_ELEMENTS elements in its kept items
 (feedparser: ~70 µs each), or a sitemap with over SITEMAP_MAX_ELEMENTS, is refused.
-Fetching is bounded by ``total_timeout``, as in ``scraper.fetch`` (a drip never ends).
+Fetching follows the site's ``FetchPolicy``, as in ``scraper.fetch`` (its ``total_timeout``
+bounds a drip that never ends).
 """
 
 from __future__ import annotations
 
-import asyncio
 import calendar
 import codecs
 import io
 import itertools
 import logging
 import re
-import zlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
-from urllib.parse import urldefrag, urljoin, urlsplit
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import feedparser
 import httpx
 from lxml import etree
 
-from .fetch import DEFAULT_USER_AGENT, Accept, fetch
+from .fetch import DEFAULT_POLICY, Accept, FetchPolicy, Sleep, fetch, pause
 from .models import FeedError, ScraperError
 from .robots import Robots
 from .sites import Site
+from .web import BadCoding, OverCap, host_of, inflate, web_url
 
-__all__ = ["FEED_MAX_ELEMENTS", "FEED_MAX_ITEMS", "MAX_BYTES", "SITEMAP_MAX_ELEMENTS",
-           "FeedError", "Link", "Sitemap", "discover", "fetch_xml", "links_from_feed",
-           "links_from_robots", "links_from_sitemap", "select"]
+__all__ = ["FEED_MAX_ELEMENTS", "FEED_MAX_ITEMS", "MAX_BYTES", "NEWS_SITEMAP_DOCUMENTS",
+           "SITEMAP_MAX_ELEMENTS", "FeedError", "Link", "Sitemap", "Source", "discover",
+           "fetch_xml", "links_from_feed", "links_from_robots", "links_from_sitemap", "select",
+           "sources_of"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,9 @@ FEED_MAX_ITEMS = 1000  # real feeds carry tens to hundreds; 1000 items cost feed
 FEED_MAX_ELEMENTS = 100_000
 # 50,000 URLs with image and news tags are up to ~1,000,000 elements; 2,000,000 take ~7 s
 SITEMAP_MAX_ELEMENTS = 2_000_000
+# documents one news sitemap may cost (itself, or an index and its children): a news
+# sitemap holds only the last two days, so even a split one is a few small files
+NEWS_SITEMAP_DOCUMENTS = 10
 # Entities can only be declared in a DTD internal subset, "<!DOCTYPE x [ ... ]>": refusing
 # either marker refuses every declaration (internal, external, parameter). A DOCTYPE with no
 # subset (Netscape's RSS 0.91 one) declares nothing and is accepted.
@@ -80,6 +85,15 @@ _FEED_ROOTS = ("rss", "feed", "RDF")  # sitemaps.org accepts RSS and Atom feeds 
 # what is surely something else, before downloading it
 FEEDS = Accept("a feed or sitemap", refused=("image/", "audio/", "video/", "font/",
                                              "application/pdf", "application/json"))
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where links come from: a feed, a Google News sitemap (the last two days: fresh, read
+    every run) or any other sitemap (often an archive index: backfill, read on a budget)."""
+
+    kind: Literal["feed", "news_sitemap", "sitemap"]
+    url: str
 
 
 @dataclass(frozen=True)
@@ -122,7 +136,7 @@ def links_from_feed(data: bytes, base_url: str = "", *,
         raise FeedError(f"not an RSS or Atom feed{reason}: {base_url or 'document'}")
     links = []
     for entry in parsed.entries[:max_links]:
-        url = _web_url(entry.get("link"), base_url)  # None: no link, a guid or urn: id only...
+        url = web_url(entry.get("link"), base_url)  # None: no link, a guid or urn: id only...
         if url:
             when = entry.get("published_parsed") or entry.get("updated_parsed")
             links.append(Link(url, _utc_struct(when), _title(entry), base_url))
@@ -133,7 +147,7 @@ def links_from_sitemap(data: bytes, base_url: str = "", *, max_links: int = 50_0
     """The page links of a urlset, or the child sitemap URLs of an index (gzip data too)."""
     data, where = _prepare(data, base_url), base_url or "document"
     if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):  # a sitemaps.org text sitemap
-        urls = [_web_url(line.decode("utf-8", "replace"), base_url) for line in data.splitlines()]
+        urls = [web_url(line.decode("utf-8", "replace"), base_url) for line in data.splitlines()]
         if not any(urls):
             raise FeedError(f"not a sitemap (neither XML nor a list of URLs): {where}")
         return Sitemap([Link(url, None, source=base_url) for url in urls if url][:max_links])
@@ -161,7 +175,7 @@ def links_from_sitemap(data: bytes, base_url: str = "", *, max_links: int = 50_0
             if event == "end" and name in ("url", "sitemap"):
                 loc, date, title = _sitemap_entry(element)
                 element.clear(keep_tail=True)  # keeps memory flat on a 50,000-URL file
-                if (url := _web_url(loc, base_url)) and name == "sitemap":
+                if (url := web_url(loc, base_url)) and name == "sitemap":
                     children.append(url)
                 elif url:
                     links.append(Link(url, date, title, base_url))
@@ -184,7 +198,7 @@ def links_from_robots(text: str) -> list[str]:
     for line in text.splitlines():
         key, colon, value = line.partition(":")
         url = value.split("#", 1)[0].strip()
-        if colon and key.strip().lower() == "sitemap" and _web_url(url, "") and url not in found:
+        if colon and key.strip().lower() == "sitemap" and web_url(url, "") and url not in found:
             found.append(url)
     return found
 
@@ -214,31 +228,39 @@ def select(links: Iterable[Link], site: Site, *,
     return sorted(chosen, key=_newest_first)  # a stable sort: undated links keep their order
 
 
-async def fetch_xml(client: httpx.AsyncClient, url: str, *, robots: Robots | None,
-                    max_bytes: int = MAX_BYTES,
-                    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                    attempts: int = 4, user_agent: str | None = None,
-                    max_redirects: int = 10, total_timeout: float | None = 120.0) -> bytes:
-    """The raw body of a feed or sitemap, fetched with fetch()'s retries, checks and caps."""
-    page = await fetch(client, url, robots=robots, max_bytes=max_bytes, sleep=sleep,
-                       attempts=attempts, user_agent=user_agent, max_redirects=max_redirects,
-                       total_timeout=total_timeout, accept=FEEDS)
+async def fetch_xml(client: httpx.AsyncClient, url: str,
+                    policy: FetchPolicy = DEFAULT_POLICY, *, robots: Robots | None,
+                    sleep: Sleep | None = None) -> bytes:
+    """The raw body of a feed or sitemap, fetched with fetch()'s retries, checks and caps.
+
+    Feeds and sitemaps get MAX_BYTES (the sitemaps.org limit), not the page cap.
+    """
+    page = await fetch(client, url, replace(policy, max_bytes=MAX_BYTES), robots=robots,
+                       sleep=sleep, accept=FEEDS)
     return page.raw
 
 
-async def discover(client: httpx.AsyncClient, site: Site, *, robots: Robots | None,
-                   max_sitemaps: int = 50, max_links: int = 20_000,
-                   sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                   total_timeout: float | None = 120.0,
-                   user_agent: str | None = None, delay: float = 0.0) -> list[Link]:
+def sources_of(site: Site) -> list[Source]:
+    """The feeds, news sitemaps and sitemaps ``site`` declares, in the order they are read."""
+    return ([Source("feed", url) for url in site.feeds]
+            + [Source("news_sitemap", url) for url in site.news_sitemaps]
+            + [Source("sitemap", url) for url in site.sitemaps])
+
+
+async def discover(client: httpx.AsyncClient, site: Site, policy: FetchPolicy = DEFAULT_POLICY,
+                   *, robots: Robots | None, max_sitemaps: int = 50, max_links: int = 20_000,
+                   sleep: Sleep | None = None) -> list[Link]:
     """The site's article links from its feeds and sitemaps now: de-duplicated, newest first.
 
-    Feeds first (the freshest), then each declared sitemap breadth-first, an index's
-    children newest-named first and only on its own host or the site's, at most
-    ``max_sitemaps`` documents per declared sitemap (so a big index cannot starve the next
-    one), none twice (an index listing itself ends). With no sitemaps declared, robots.txt's
-    ``Sitemap:`` lines. A failing feed or sitemap is skipped with a warning; FeedError if
-    all of them fail. ``delay`` seconds pass between two documents (politeness).
+    Sources are read by kind: feeds (the freshest), then news sitemaps (what the site
+    published in the last days), then the other sitemaps (archive indexes), each
+    breadth-first, an index's children newest-named first and only on its own host or the
+    site's. A news sitemap may read NEWS_SITEMAP_DOCUMENTS documents, any other sitemap at
+    most ``max_sitemaps`` (a routine crawl keeps that small: an archive index is backfill),
+    none twice (an index listing itself ends). With no sitemaps of either kind declared,
+    robots.txt's ``Sitemap:`` lines count as sitemaps. A failing source is skipped with a
+    warning; FeedError if all of them fail. ``policy.delay`` seconds pass between two
+    documents (politeness).
     """
     found: list[Link] = []
     errors: list[str] = []
@@ -246,27 +268,33 @@ async def discover(client: httpx.AsyncClient, site: Site, *, robots: Robots | No
 
     async def read(url: str) -> bytes:
         nonlocal tried
-        if delay and tried:
-            await sleep(delay)  # one document at a time, spaced like the site's pages
+        if policy.delay and tried:
+            # one document at a time, spaced like the site's pages
+            await (sleep or pause)(policy.delay)
         tried += 1
-        return await fetch_xml(client, url, robots=robots, sleep=sleep,
-                               user_agent=user_agent or site.user_agent,
-                               total_timeout=total_timeout)
+        return await fetch_xml(client, url, policy, robots=robots, sleep=sleep)
 
-    for url in site.feeds:
+    sources = sources_of(site)
+    if not (site.sitemaps or site.news_sitemaps):
+        sources += [Source("sitemap", url)
+                    for url in await _robots_sitemaps(client, site, policy, robots)]
+    seen: set[str] = set()
+    for source in sources:
         if len(found) >= max_links:
             break
-        try:
-            limit = min(FEED_MAX_ITEMS, max_links - len(found))
-            found += [link for link in links_from_feed(await read(url), url, max_links=limit)
-                      if _on_site(link, site)]
-        except ScraperError as exc:
-            log.warning("%s: skipping feed %s: %s", site.name, url, exc)
-            errors.append(str(exc))
-    seen: set[str] = set()
-    for root in site.sitemaps or await _robots_sitemaps(client, site, robots):
-        queue, read_here = deque([root]), 0
-        while queue and read_here < max_sitemaps and len(found) < max_links:
+        if source.kind == "feed":
+            try:
+                limit = min(FEED_MAX_ITEMS, max_links - len(found))
+                found += [link for link in links_from_feed(await read(source.url), source.url,
+                                                           max_links=limit)
+                          if _on_site(link, site)]
+            except ScraperError as exc:
+                log.warning("%s: skipping feed %s: %s", site.name, source.url, exc)
+                errors.append(str(exc))
+            continue
+        budget = NEWS_SITEMAP_DOCUMENTS if source.kind == "news_sitemap" else max_sitemaps
+        queue, read_here = deque([source.url]), 0
+        while queue and read_here < budget and len(found) < max_links:
             url = queue.popleft()
             if url in seen:
                 continue
@@ -281,23 +309,23 @@ async def discover(client: httpx.AsyncClient, site: Site, *, robots: Robots | No
                 continue
             found += [link for link in sitemap.links if _on_site(link, site)]
             # an index may not send us to other hosts (an intranet address, say)
-            near = [c for c in sitemap.children if _host(c) == _host(url) or site.matches(c)]
+            near = [c for c in sitemap.children
+                    if _bare(host_of(c)) == _bare(host_of(url)) or site.matches(c)]
             queue.extend(sorted(near, key=_natural, reverse=True))
     if tried and len(errors) == tried:
         raise FeedError(f"all {tried} feeds and sitemaps of {site.name} failed; first: {errors[0]}")
     return select(found, site)[:max_links]
 
 
-async def _robots_sitemaps(client: httpx.AsyncClient, site: Site,
+async def _robots_sitemaps(client: httpx.AsyncClient, site: Site, policy: FetchPolicy,
                            robots: Robots | None) -> list[str]:
     """The ``Sitemap:`` URLs in robots.txt on the site's hosts (its feeds' and its domains')."""
     if robots is None:
         return []
-    agent = site.user_agent or client.headers.get("User-Agent") or DEFAULT_USER_AGENT
     homes = [f"{p.scheme}://{p.netloc}/" for p in map(urlsplit, site.feeds)]
     found: list[str] = []
     for home in dict.fromkeys(homes + [f"https://{domain}/" for domain in site.domains]):
-        await robots.load(client, home, agent)
+        await robots.load(client, home, policy.user_agent)
         found += [url for url in robots.sitemaps(home) if url not in found]
     return found
 
@@ -307,16 +335,13 @@ def _prepare(data: bytes, where: str) -> bytes:
     where = where or "document"
     if len(data) > MAX_BYTES:
         raise FeedError(f"larger than the {MAX_BYTES}-byte cap: {where}")
-    if data[:2] == b"\x1f\x8b":
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if data[:2] == b"\x1f\x8b":  # a .xml.gz file (not a transfer coding: fetch did those)
         try:  # at most one byte past the cap: a bomb stops there, not in swap
-            data = inflater.decompress(data, MAX_BYTES + 1)
-        except zlib.error as exc:
-            raise FeedError(f"corrupt gzip data ({exc}): {where}") from exc
-        if len(data) > MAX_BYTES:
+            data = inflate(data, "gzip", MAX_BYTES)
+        except OverCap:
             raise FeedError(f"over {MAX_BYTES} bytes once decompressed (gzip bomb?): {where}")
-        if not inflater.eof:
-            raise FeedError(f"truncated gzip data: {where}")
+        except BadCoding as exc:
+            raise FeedError(f"{exc}: {where}") from exc
     if codec := next((name for mark, name in _WIDE if data.startswith(mark)), None):
         # UTF-16/32 as UTF-8, so that the byte-level checks below see the markup
         try:
@@ -358,16 +383,6 @@ def _sitemap_entry(element: Any) -> tuple[str | None, str | None, str | None]:
         elif name == "title" and parent is not None and _local(parent.tag) == "news":
             title = " ".join((child.text or "").split()) or None
     return loc, _utc_text(published) or _utc_text(lastmod), title
-
-
-def _web_url(url: str | None, base: str) -> str | None:
-    """``url`` made absolute against ``base``, without fragment; None unless http(s) with a host."""
-    try:
-        absolute = urldefrag(urljoin(base, url.strip())).url if url and url.strip() else ""
-        parts = urlsplit(absolute)
-        return absolute if parts.scheme in ("http", "https") and parts.hostname else None
-    except ValueError:  # e.g. a malformed IPv6 host
-        return None
 
 
 def _utc_struct(when: Any) -> str | None:
@@ -412,12 +427,12 @@ def _on_site(link: Link, site: Site) -> bool:
         return False
     if site.domains:
         return site.matches(link.url)
-    host, home = _host(link.url), _host(link.source)
+    host, home = _bare(host_of(link.url)), _bare(host_of(link.source))
     return bool(home) and (host == home or host.endswith("." + home))
 
 
-def _host(url: str) -> str:
-    return (urlsplit(url).hostname or "").rstrip(".").removeprefix("www.")
+def _bare(host: str) -> str:
+    return host.removeprefix("www.")
 
 
 def _when(link: Link) -> datetime | None:

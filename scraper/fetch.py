@@ -1,12 +1,16 @@
-"""Fetching one page: ``make_client(...)`` and ``await fetch(client, url) -> Page``.
+"""Fetching one page: ``make_client(policy)`` and ``await fetch(client, url, policy) -> Page``.
 
-    >>> async with make_client() as client:
-    ...     page = await fetch(client, "https://example.com/news/1", robots=Robots())
+    >>> policy = policy_for(site, config.for_site(site.name), cli_user_agent)  # once per site
+    >>> async with make_client(policy) as client:
+    ...     page = await fetch(client, "https://example.com/news/1", policy, robots=Robots())
 
+``FetchPolicy`` is the one value saying how we fetch (User-Agent, attempts, caps, time
+budgets, robots.txt or not); ``policy_for`` is the one place that resolves it.
 Redirects are followed by hand so every hop is checked (http(s) only, robots.txt);
-connection errors, timeouts, 429 and 5xx are retried with tenacity; the body is
-streamed under a size cap and decoded by ``decode_html``. Failures raise the
-``FetchError`` subclasses drawn in ``scraper.models``.
+connection errors, timeouts, 429 and 5xx are retried with tenacity, each retry logged at
+INFO; a refused connection is retried only once, soon. The body is streamed under a size
+cap and decoded by ``decode_html``. Failures raise the ``FetchError`` subclasses drawn in
+``scraper.models``.
 
 Time is bounded twice: httpx's read timeout per network read, and ``total_timeout``
 over the network time of all attempts together (waits between them not counted), since
@@ -16,33 +20,44 @@ a server that drips one byte per second never trips a per-read timeout.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import logging
 import re
 import socket
 import time
-import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 
-import charset_normalizer
 import httpx
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception_type,
-    stop_after_attempt,
     wait_exponential_jitter,
 )
 
 from .models import (
-    BadURL, Blocked, FetchError, HTTPStatus, Network, NotHTML, Page, TooLarge, WrongType,
+    BadURL,
+    Blocked,
+    FetchError,
+    HTTPStatus,
+    Network,
+    NotHTML,
+    Page,
+    TooLarge,
+    WrongType,
 )
 from .robots import Robots
+from .web import CODINGS, BadCoding, Inflater, decode_html, is_web_url
 
-__all__ = ["DEFAULT_USER_AGENT", "decode_html", "fetch", "make_client"]
+if TYPE_CHECKING:
+    from .config import SiteSettings
+    from .sites import Site
+
+__all__ = ["DEFAULT_POLICY", "DEFAULT_USER_AGENT", "FetchPolicy", "Sleep", "decode_html", "fetch",
+           "make_client", "pause", "policy_for"]
 
 log = logging.getLogger(__name__)
 
@@ -69,114 +84,171 @@ class Accept:
 
 HTML = Accept("HTML", HTML_TYPES)
 REDIRECT_CODES = (301, 302, 303, 307, 308)
-# We decompress by hand (see _Body), so we advertise exactly what we can decode; pinned
-# so that installing brotli or zstandard later cannot make httpx offer more.
-ACCEPT_ENCODING = "gzip, deflate"
-_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
-_META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
 _LOOKS_HTML = re.compile(rb"<(?:!doctype\s+html|html|head|body|title|meta)[\s>/]", re.IGNORECASE)
 
 
-def make_client(
-    *,
-    user_agent: str = DEFAULT_USER_AGENT,
-    connect_timeout: float = 10,
-    read_timeout: float = 30,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> httpx.AsyncClient:
-    """An AsyncClient for ``fetch``: our User-Agent, timeouts, no automatic redirects."""
+@dataclass(frozen=True)
+class FetchPolicy:
+    """How we fetch for one site and run: resolved once (``policy_for``), then passed down.
+
+    ``total_timeout`` caps the network seconds of all attempts of one fetch together (not
+    the waits between them); ``delay`` spaces discovery's documents as the crawl spaces
+    pages; ``respect_robots`` False fetches even where robots.txt disallows it.
+    """
+
+    user_agent: str = DEFAULT_USER_AGENT
+    attempts: int = 4
+    max_bytes: int = 10 * 1024 * 1024
+    total_timeout: float | None = 120.0
+    max_redirects: int = 10
+    max_retry_after: float = 120.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    respect_robots: bool = True
+    delay: float = 0.0
+
+
+def policy_for(site: Site | None = None, settings: SiteSettings | None = None,
+               cli_user_agent: str | None = None, *, respect_robots: bool = True) -> FetchPolicy:
+    """The one place that decides a site's fetch policy, the User-Agent above all.
+
+    User-Agent precedence: ``--user-agent`` > config ``[sites.X]`` > config ``[crawl]``
+    (``settings`` is already the site's overrides over the crawl defaults) > the adapter's
+    ``user_agent`` > DEFAULT_USER_AGENT.
+    """
+    agent = (cli_user_agent or (settings.user_agent if settings else None)
+             or (site.user_agent if site else None) or DEFAULT_USER_AGENT)
+    return FetchPolicy(user_agent=agent, respect_robots=respect_robots,
+                       delay=settings.delay if settings else 0.0)
+
+
+DEFAULT_POLICY = FetchPolicy()
+Sleep = Callable[[float], Awaitable[None]]
+
+
+async def pause(seconds: float) -> None:
+    """The real wait between attempts: what ``sleep=None`` means all the way down.
+
+    Looked up when a fetch starts, so a test of a command (which cannot pass ``sleep``)
+    can patch ``scraper.fetch.pause`` and never wait.
+    """
+    await asyncio.sleep(seconds)
+
+
+def make_client(policy: FetchPolicy = DEFAULT_POLICY, *,
+                transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """An AsyncClient for ``fetch``: the policy's User-Agent and timeouts, no auto redirects.
+
+    One client may serve several sites: ``fetch`` sends each request with its own policy's
+    User-Agent and timeouts.
+    """
     return httpx.AsyncClient(
-        headers={"User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING},
-        timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+        headers={"User-Agent": policy.user_agent, "Accept-Encoding": CODINGS},
+        timeout=_timeouts(policy),
         follow_redirects=False,  # fetch() follows by hand to check every hop
         http2=False,
         transport=transport,  # tests pass an httpx.MockTransport
     )
 
 
-class _Retry(Exception):
-    """Internal: a retryable failure carrying the error to raise if it was the last try."""
+def _timeouts(policy: FetchPolicy) -> httpx.Timeout:
+    return httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout)
 
-    def __init__(self, error: FetchError, retry_after: float | None = None) -> None:
+
+class _Retry(Exception):
+    """Internal: a retryable failure carrying the error to raise if it was the last try.
+
+    ``reason`` is the short why of the retry log line; ``hopeless`` marks a failure that
+    waiting hardly fixes (a refused connection: nothing listens), retried once, soon.
+    """
+
+    def __init__(self, error: FetchError, reason: str, retry_after: float | None = None,
+                 hopeless: bool = False) -> None:
         super().__init__(str(error))
-        self.error, self.retry_after = error, retry_after
+        self.error, self.reason, self.retry_after = error, reason, retry_after
+        self.hopeless = hopeless
+
+
+# A refused connection is tried this many times in all, this many seconds apart: once more
+# covers a server that is restarting, and a closed port costs half a second, not ten.
+REFUSED_ATTEMPTS = 2
+REFUSED_WAIT = 0.5
 
 
 async def fetch(
     client: httpx.AsyncClient,
     url: str,
+    policy: FetchPolicy = DEFAULT_POLICY,
     *,
+    robots: Robots | None = None,
     etag: str | None = None,
     last_modified: str | None = None,
-    max_bytes: int = 10 * 1024 * 1024,
-    attempts: int = 4,
-    max_retry_after: float = 120.0,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    robots: Robots | None = None,
-    user_agent: str | None = None,
-    max_redirects: int = 10,
-    total_timeout: float | None = 120.0,
     accept: Accept = HTML,
+    sleep: Sleep | None = None,
 ) -> Page:
-    """Fetch ``url`` (retrying, following redirects, under a size cap) into a Page.
+    """Fetch ``url`` under ``policy`` (retrying, following redirects, under a size cap).
 
-    ``total_timeout`` caps the seconds spent on the network over every attempt (redirect
-    hops, headers and bodies; not the waits between attempts). Running out is a Network
-    error that is not retried: no time is left for another attempt. With ``accept=HTML``
-    (pages) the body is decoded into ``Page.html``; for other types only ``Page.raw`` is
-    filled (feeds and sitemaps are parsed from bytes).
+    robots.txt is asked on every hop when ``robots`` (the run's cache) is given and the
+    policy respects it. Running out of ``policy.total_timeout`` is a Network error that is
+    not retried: no time is left for another attempt. With ``accept=HTML`` (pages) the body
+    is decoded into ``Page.html``; for other types only ``Page.raw`` is filled (feeds and
+    sitemaps are parsed from bytes). Each retry is logged at INFO: what, why, when.
+    ``sleep`` waits between attempts (None: ``pause``, really waiting).
     """
-    agent = user_agent or client.headers.get("User-Agent") or DEFAULT_USER_AGENT
-    # Accept-Encoding pinned whatever the client: _Body inflates exactly these, under the cap
-    headers = {"User-Agent": agent, "Accept-Encoding": ACCEPT_ENCODING}
+    sleep = sleep or pause
+    # Accept-Encoding pinned whatever the client: Inflater decodes exactly these, under the cap
+    headers = {"User-Agent": policy.user_agent, "Accept-Encoding": CODINGS}
     # sent on every hop: the validators we stored came from the final URL of a past fetch
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
+    checker = robots if policy.respect_robots else None
     backoff = wait_exponential_jitter(initial=1, max=30)
 
-    def wait(state: RetryCallState) -> float:
+    def failure(state: RetryCallState) -> _Retry | None:
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retry) and exc.retry_after is not None:
-            return min(exc.retry_after, max_retry_after)
+        return exc if isinstance(exc, _Retry) else None
+
+    def limit(state: RetryCallState) -> int:
+        last = failure(state)
+        return min(policy.attempts, REFUSED_ATTEMPTS) if last and last.hopeless \
+            else policy.attempts
+
+    def stop(state: RetryCallState) -> bool:
+        return state.attempt_number >= limit(state)
+
+    def wait(state: RetryCallState) -> float:
+        last = failure(state)
+        if last is not None and last.hopeless:
+            return REFUSED_WAIT
+        if last is not None and last.retry_after is not None:
+            return min(last.retry_after, policy.max_retry_after)
         return backoff(state)
 
     def before_sleep(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
+        last = failure(state)
         delay = state.next_action.sleep if state.next_action else 0
-        log.info("retrying %s in %.1fs: %s", url, delay, exc)
+        log.info("retrying %s in %.1f s (attempt %d of %d): %s", url, delay,
+                 state.attempt_number + 1, limit(state), last.reason if last else "?")
 
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(attempts),
-        wait=wait,
-        sleep=sleep,
-        reraise=True,
-        retry=retry_if_exception_type(_Retry),
-        before_sleep=before_sleep,
-    )
+    retrying = AsyncRetrying(stop=stop, wait=wait, sleep=sleep, reraise=True,
+                             retry=retry_if_exception_type(_Retry), before_sleep=before_sleep)
     started = time.monotonic()
     n = 0
     spent = 0.0  # network seconds of the attempts so far, against total_timeout
+    total = policy.total_timeout
     try:
         async for attempt in retrying:
             with attempt:
                 n = attempt.retry_state.attempt_number
                 began = time.monotonic()
-                left = None if total_timeout is None else max(0.0, total_timeout - spent)
+                left = None if total is None else max(0.0, total - spent)
                 try:
                     async with asyncio.timeout(left):
-                        page = await _follow(
-                            client, url, headers, max_bytes, robots, agent, max_redirects,
-                            accept,
-                        )
+                        page = await _follow(client, url, headers, policy, checker, accept)
                 except TimeoutError as exc:  # ours: httpx's timeouts are TransportErrors
-                    msg = f"no complete response within {total_timeout:g}s (slow drip?): {url}"
+                    msg = f"no complete response within {total:g}s (slow drip?): {url}"
                     raise Network(msg, url=url) from exc
                 finally:
                     spent += time.monotonic() - began
@@ -197,54 +269,75 @@ async def _follow(
     client: httpx.AsyncClient,
     url: str,
     headers: dict[str, str],
-    max_bytes: int,
+    policy: FetchPolicy,
     robots: Robots | None,
-    agent: str,
-    max_redirects: int,
     accept: Accept,
 ) -> Page:
     """One attempt: request ``url`` and each redirect hop, checking every one."""
-    if not _is_web_url(url):
+    if not is_web_url(url):
         raise BadURL(f"not an http(s) URL with a host: {url}", url=url)
     current, redirects = url, list[str]()
     while True:
-        if robots is not None and not await robots.allowed(client, current, agent):
+        if robots is not None and not await robots.allowed(client, current, policy.user_agent):
             raise Blocked(f"robots.txt disallows {current}", url=current)
         try:
-            async with client.stream("GET", current, headers=headers) as response:
+            async with client.stream("GET", current, headers=headers,
+                                     timeout=_timeouts(policy)) as response:
                 status = response.status_code
                 location = response.headers.get("Location")
                 if status in REDIRECT_CODES and location:
-                    if len(redirects) >= max_redirects:
-                        msg = f"more than {max_redirects} redirects (loop?) from {url}"
+                    if len(redirects) >= policy.max_redirects:
+                        msg = f"more than {policy.max_redirects} redirects (loop?) from {url}"
                         raise FetchError(msg, url=url, status=status)
                     target = _join(response.url, location, current)
-                    if not _is_web_url(target):
+                    if not is_web_url(target):
                         msg = f"redirect to a non-http(s) URL refused: {location} (from {current})"
                         raise BadURL(msg, url=target)
                     redirects.append(current)
                     current = target
                     continue
-                return await _read(response, url, current, tuple(redirects), max_bytes,
+                return await _read(response, url, current, tuple(redirects), policy.max_bytes,
                                    accept)
         except httpx.TransportError as exc:
             if _unknown_host(exc):  # no retry makes a name exist
                 host = httpx.URL(current).host
                 raise Network(f"cannot resolve host {host}", url=current) from exc
-            reason = str(exc) or type(exc).__name__
-            raise _Retry(Network(f"{reason} fetching {current}", url=current)) from exc
+            if _refused(exc):
+                error = Network(f"connection refused fetching {current}", url=current)
+                raise _Retry(error, "connection refused", hopeless=True) from exc
+            reason = _describe(exc)
+            raise _Retry(Network(f"{reason} fetching {current}", url=current), reason) from exc
         except Network as exc:  # a corrupt or truncated body: retried like a reset
-            raise _Retry(exc) from exc
+            raise _Retry(exc, str(exc).removesuffix(f": {current}")) from exc
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
 
 
 def _unknown_host(exc: BaseException) -> bool:
     """True when the cause is DNS saying the name does not exist (not a temporary failure)."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, socket.gaierror):
-            return seen.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5))
-        seen = seen.__cause__ or seen.__context__
+    for cause in _causes(exc):
+        if isinstance(cause, socket.gaierror):
+            return cause.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5))
     return False
+
+
+def _refused(exc: BaseException) -> bool:
+    """True when the host answered that nothing listens on the port."""
+    return any(isinstance(c, ConnectionRefusedError) for c in _causes(exc))
+
+
+def _describe(exc: httpx.TransportError) -> str:
+    """A short why for a transport failure: ``read timeout``, else httpx's message."""
+    if isinstance(exc, httpx.TimeoutException):
+        return {httpx.ConnectTimeout: "connect timeout", httpx.ReadTimeout: "read timeout",
+                httpx.WriteTimeout: "write timeout", httpx.PoolTimeout: "pool timeout"}.get(
+                    type(exc), "timeout")
+    return str(exc) or type(exc).__name__
 
 
 async def _read(
@@ -265,7 +358,7 @@ async def _read(
         )
     if status == 429 or status >= 500:
         error = HTTPStatus(f"HTTP {status} from {final_url}", url=final_url, status=status)
-        raise _Retry(error, _retry_after(h.get("Retry-After")))
+        raise _Retry(error, f"HTTP {status}", _retry_after(h.get("Retry-After")))
     if not 200 <= status < 300:
         raise HTTPStatus(f"HTTP {status} from {final_url}", url=final_url, status=status)
     content_type = h.get("Content-Type", "")
@@ -278,10 +371,7 @@ async def _read(
     if length.isdigit() and int(length) > max_bytes:
         msg = f"Content-Length {length} exceeds the {max_bytes}-byte cap: {final_url}"
         raise TooLarge(msg, url=final_url, status=status)
-    body = _Body(final_url, h.get("Content-Encoding", ""), max_bytes)
-    async for chunk in response.aiter_raw():
-        body.feed(chunk)
-    raw = body.finish()
+    raw = await _body(response, final_url, max_bytes)
     if accept is not HTML:
         return Page(url=url, final_url=final_url, status=status, raw=raw,
                     content_type=content_type, etag=etag, last_modified=last_modified,
@@ -304,114 +394,20 @@ async def _read(
     )
 
 
-class _Body:
-    """Collects a body under the cap, inflating gzip/deflate by hand.
-
-    httpx's own decoder inflates a whole network chunk at once (64 KiB of gzip can hold
-    64 MB), so a bomb would blow past the cap before we could count it; zlib's
-    ``max_length`` lets us stop at exactly ``max_bytes + 1``.
-    """
-
-    def __init__(self, url: str, content_encoding: str, max_bytes: int) -> None:
-        codings = [c.strip().lower() for c in content_encoding.split(",")]
-        codings = [c for c in codings if c and c != "identity"]
-        if len(codings) > 1 or (codings and codings[0] not in _WBITS):
-            raise FetchError(f"unsupported Content-Encoding {content_encoding!r}: {url}", url=url)
-        self.url, self.max_bytes, self.buf = url, max_bytes, bytearray()
-        self.coding = codings[0] if codings else ""
-        self.zlib = zlib.decompressobj(_WBITS[self.coding]) if self.coding else None
-        self.fresh = True  # "deflate" may be raw or zlib-wrapped: decided on the first chunk
-
-    def feed(self, data: bytes) -> None:
-        if self.zlib is None:
-            self._add(data)
-            return
-        while data and not self.zlib.eof:
-            try:
-                out = self.zlib.decompress(data, self.max_bytes - len(self.buf) + 1)
-            except zlib.error as exc:
-                if self.coding == "deflate" and self.fresh:  # servers send raw deflate too
-                    self.zlib, self.fresh = zlib.decompressobj(-zlib.MAX_WBITS), False
-                    continue
-                msg = f"corrupt {self.coding} body ({exc}): {self.url}"
-                raise Network(msg, url=self.url) from exc
-            self.fresh = False
-            self._add(out)  # raises once past the cap, so the loop runs at most twice
-            data = self.zlib.unconsumed_tail
-
-    def finish(self) -> bytes:
-        if self.zlib is not None and not self.zlib.eof:
-            raise Network(f"truncated {self.coding} body: {self.url}", url=self.url)
-        return bytes(self.buf)
-
-    def _add(self, data: bytes) -> None:
-        if len(self.buf) + len(data) > self.max_bytes:
-            msg = f"body larger than the {self.max_bytes}-byte cap: {self.url}"
-            raise TooLarge(msg, url=self.url)
-        self.buf += data
-
-
-def decode_html(raw: bytes, content_type: str) -> tuple[str, str]:
-    """Decode an HTML body: BOM, valid UTF-8, HTTP charset, <meta> charset, then detection."""
-    bom = next((name for mark, name in _BOMS if raw.startswith(mark)), None)
-    declared = [bom, _charset_param(content_type)]
-    meta = _META_CHARSET.search(raw[:4096])
-    meta_name = meta.group(1).decode("ascii", "replace") if meta else None
-    # a <meta> that we could read as ASCII cannot really be UTF-16 (WHATWG: use UTF-8)
-    if meta_name and meta_name.lower().replace("_", "-").startswith("utf-16"):
-        meta_name = "utf-8"
-    declared.append(meta_name)
-    if bom is None and not raw.isascii() and not any(
-        (_codec(name) or "").startswith(("utf-16", "utf-32")) for name in declared
-    ):
-        # Non-ASCII bytes that are valid UTF-8 are UTF-8 whatever the label says: text in
-        # a legacy 8-bit charset is almost never valid UTF-8 by chance, while UTF-8 under
-        # a server's default "iso-8859-1" label is common (and would decode to mojibake).
-        try:
-            return raw.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
-            pass
-    for name in declared:
-        codec = _codec(name)
-        if codec is None:
-            continue  # unknown or bogus names fall through to the next source
-        try:
-            return raw.decode(codec), codec
-        except UnicodeDecodeError:
-            continue  # the declaration lies; believe the bytes instead
-    best = charset_normalizer.from_bytes(raw).best()
-    if best is not None and best.encoding:
-        return str(best), _codec(best.encoding) or best.encoding
-    return raw.decode("utf-8", errors="replace"), "utf-8"
-
-
-def _charset_param(content_type: str) -> str | None:
-    for param in content_type.split(";")[1:]:
-        key, _, value = param.partition("=")
-        if key.strip().lower() == "charset":
-            return value.strip().strip("\"'") or None
-    return None
-
-
-def _codec(name: str | None) -> str | None:
-    """Python's codec name for a declared charset, or None if unknown."""
-    if not name:
-        return None
+async def _body(response: httpx.Response, url: str, max_bytes: int) -> bytes:
+    """The response body, inflated by hand (see ``scraper.web``) and refused past the cap."""
     try:
-        codec = codecs.lookup(name).name
-    except LookupError:
-        return None
-    # as browsers do (WHATWG Encoding): latin-1 and ascii labels mean windows-1252
-    return "cp1252" if codec in ("latin-1", "iso8859-1", "ascii") else codec
-
-
-def _is_web_url(url: str) -> bool:
-    """True for an http(s) URL with a host: the only kind we request, on any hop."""
+        body = Inflater(response.headers.get("Content-Encoding", ""), max_bytes)
+    except BadCoding as exc:  # a coding we never offered: no retry will change it
+        raise FetchError(f"{exc}: {url}", url=url) from None
     try:
-        u = httpx.URL(url)
-    except httpx.InvalidURL:
-        return False
-    return u.scheme in ("http", "https") and bool(u.host)
+        async for chunk in response.aiter_raw():
+            if not body.feed(chunk):
+                msg = f"body larger than the {max_bytes}-byte cap: {url}"
+                raise TooLarge(msg, url=url)
+        return body.finish()
+    except BadCoding as exc:  # corrupt or cut off: retried like a reset
+        raise Network(f"{exc}: {url}", url=url) from exc
 
 
 def _join(base: httpx.URL, location: str, current: str) -> str:

@@ -9,11 +9,14 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import string
 import unicodedata
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from tld import get_fld
+
+from .web import WEB_SCHEMES, ascii_host, is_web_url
 
 if TYPE_CHECKING:
     from .models import Article
@@ -39,6 +42,12 @@ TRACKING_PARAMS = frozenset({
 TRACKING_PREFIXES = ("utm_",)
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# RFC 3986 unreserved characters: escaping them changes nothing, so escapes are decoded
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+_HEX = frozenset(string.hexdigits)
+# WHATWG's path and query percent-encode sets, beyond controls, space and non-ASCII
+_PATH_ESCAPED = frozenset('"#<>?`{}')
+_QUERY_ESCAPED = frozenset('"#<>\'')
 
 # Invisible characters a CMS adds or removes without an editor touching the text.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
@@ -49,11 +58,44 @@ def _is_tracking(name: str) -> bool:
     return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
 
 
+def _escape(text: str, also: frozenset[str]) -> str:
+    """``text`` with percent-escapes as browsers write them (WHATWG URL, RFC 3986 6.2.2).
+
+    Non-ASCII, controls, space and the characters in ``also`` become UTF-8 escapes; an
+    escape's hex digits are uppercased; an escaped unreserved character (``%7E``, ``%41``)
+    is decoded; an escaped reserved one (``%2F``, ``%26``) stays escaped, since decoding it
+    would change what the URL says. A ``%`` that starts no escape is kept as it is.
+    """
+    if text.isascii() and "%" not in text and not also.intersection(text) and all(
+            " " < ch < "\x7f" for ch in text):
+        return text  # the common case: nothing to do
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "%" and len(text) >= i + 3 and all(c in _HEX for c in text[i + 1:i + 3]):
+            byte = chr(int(text[i + 1:i + 3], 16))
+            out.append(byte if byte in _UNRESERVED else "%" + text[i + 1:i + 3].upper())
+            i += 3
+            continue
+        if not " " < ch < "\x7f" or ch in also:
+            out.append("".join(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass")))
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
 def normalize_url(url: str) -> str:
-    """The URL with scheme and host lowercased, no fragment, default port or tracking params."""
+    """The URL as one article's identity: the same string for every spelling of it.
+
+    Scheme and host lowercased, the host in IDNA (punycode) form, percent-escapes as
+    browsers write them (see ``_escape``), no fragment, default port or tracking params.
+    A URL already normalised normalises to itself.
+    """
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").rstrip(".")
+    host = ascii_host((parts.hostname or "").rstrip("."))
     if ":" in host:  # IPv6 literal: hostname drops the brackets
         host = f"[{host}]"
     try:
@@ -68,10 +110,10 @@ def normalize_url(url: str) -> str:
         netloc = f"{userinfo}@{netloc}"
     # Filter the raw pairs rather than re-encoding them, so kept values stay byte-identical.
     kept = [
-        pair for pair in parts.query.split("&")
+        pair for pair in _escape(parts.query, _QUERY_ESCAPED).split("&")
         if pair and not _is_tracking(unquote_plus(pair.partition("=")[0]))
     ]
-    path = parts.path or ("/" if netloc else "")
+    path = _escape(parts.path, _PATH_ESCAPED) or ("/" if netloc else "")
     return urlunsplit((scheme, netloc, path, "&".join(kept), ""))
 
 
@@ -92,7 +134,7 @@ def check_http_url(url: str) -> str:
         port = parts.port
     except ValueError as err:  # an unclosed [IPv6, a port that is no number or too big
         raise BadURL(f"not a valid URL ({err}): {url!r}", url=url) from None
-    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+    if parts.scheme.lower() not in WEB_SCHEMES or not parts.hostname:
         raise BadURL(f"not an http(s) URL: {url!r}", url=url)
     if port == 0:
         raise BadURL(f"not a valid port in URL: {url!r}", url=url)
@@ -123,11 +165,9 @@ def registrable_domain(url: str) -> str:
 
 def trusted_canonical(url: str, canonical_url: str | None) -> str | None:
     """The canonical URL if it is http(s) on the URL's own registrable domain, else None."""
-    if not canonical_url:
+    if not canonical_url or not is_web_url(canonical_url):
         return None
     parts = urlsplit(canonical_url)
-    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
-        return None
     # A hostile page must not claim another site's identity; www./m. differences are fine.
     if registrable_domain(canonical_url) != registrable_domain(url):
         return None

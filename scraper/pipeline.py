@@ -6,9 +6,8 @@ a ``Result`` (the failure is also a ``fetches`` row), so a batch goes on.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import hashlib
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
@@ -16,11 +15,11 @@ from typing import Any, Awaitable, Callable
 import httpx
 
 from .extract import extract
-from .fetch import fetch
+from .fetch import FetchPolicy, Sleep, fetch, policy_for
 from .identity import article_key, check_http_url
 from .models import Article, ExtractError, Outcome, Page, ScraperError
-from .schedule import DEFAULT_SCHEDULE
 from .robots import Robots
+from .schedule import DEFAULT_SCHEDULE
 from .sites import Site, site_for
 from .store import Archive, Schedule, utc_now
 
@@ -68,21 +67,20 @@ async def archive_url(
     client: httpx.AsyncClient,
     archive: Archive,
     url: str,
+    policy: FetchPolicy | None = None,
     *,
     robots: Robots | None,
     site: Site | None = None,
     known: dict[str, Any] | None = None,
     extractor: Extractor = extract_inline,
     schedule: Schedule = DEFAULT_SCHEDULE,
-    user_agent: str | None = None,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    total_timeout: float | None = 120.0,
+    sleep: Sleep | None = None,
 ) -> Result:
     """Fetch, extract and store ``url``; record the attempt; never raise for a bad page.
 
-    ``known`` is the article's row when the caller already has it (a re-check).
-    A 304, or the same bytes as last time, skips extraction. ``total_timeout`` bounds
-    the fetch's network time over all its attempts (see ``scraper.fetch.fetch``).
+    ``policy`` is how to fetch (see ``scraper.fetch``); None: the site's own
+    (``policy_for(site)``). ``known`` is the article's row when the caller already has it
+    (a re-check). A 304, or the same bytes as last time, skips extraction.
     """
     started, clock = utc_now(), time.monotonic()
     page: Page | None = None
@@ -101,9 +99,8 @@ async def archive_url(
         if known is None:
             known = archive.find_article(url, article_key(site, url, None))
         etag, last_modified = (known["etag"], known["last_modified"]) if known else (None, None)
-        page = await fetch(client, url, etag=etag, last_modified=last_modified, robots=robots,
-                           user_agent=user_agent or site.user_agent, sleep=sleep,
-                           total_timeout=total_timeout)
+        page = await fetch(client, url, policy or policy_for(site), robots=robots, etag=etag,
+                           last_modified=last_modified, sleep=sleep)
         raw_hash = hashlib.sha256(page.raw).hexdigest() if page.raw else None
         if known and (page.not_modified or (raw_hash and raw_hash == known.get("raw_hash"))):
             outcome = Outcome.NOT_MODIFIED if page.not_modified else Outcome.UNCHANGED

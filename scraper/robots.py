@@ -8,7 +8,8 @@
 What an unusable robots.txt means (RFC 9309 section 2.3.1):
 
 - 2xx: the rules apply (the body is cut at ``max_bytes``, as Google does at 500 KiB; a
-  gzip body is inflated only that far, so a gzip bomb costs no more).
+  gzip or deflate body, raw or zlib-wrapped, is inflated only that far, so a bomb costs
+  no more).
 - 4xx, including 401/403: there are no rules, every URL is allowed (as the RFC says).
 - 5xx, a network error, or no complete robots.txt within ``timeout`` seconds (a server
   that drips it byte by byte): also allowed. The RFC asks crawlers to assume "disallow all"
@@ -23,10 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import zlib
 
 import httpx
 from protego import Protego
+
+from .web import CODINGS, BadCoding, Inflater, origin
 
 log = logging.getLogger(__name__)
 
@@ -46,33 +48,33 @@ class Robots:
 
     async def load(self, client: httpx.AsyncClient, url: str, user_agent: str) -> None:
         """Fetch and cache the robots.txt governing ``url``, unless it is cached already."""
-        origin = _origin(url)
-        if origin in self._rules:
+        home = origin(url)
+        if home in self._rules:
             return
-        async with self._locks.setdefault(origin, asyncio.Lock()):
-            if origin not in self._rules:  # another task may have loaded it while we waited
-                self._rules[origin] = await self._download(client, origin, user_agent)
+        async with self._locks.setdefault(home, asyncio.Lock()):
+            if home not in self._rules:  # another task may have loaded it while we waited
+                self._rules[home] = await self._download(client, home, user_agent)
 
     async def allowed(self, client: httpx.AsyncClient, url: str, user_agent: str) -> bool:
         """True when robots.txt lets ``user_agent`` fetch ``url`` (fetching robots.txt once)."""
         await self.load(client, url, user_agent)
-        rules = self._rules[_origin(url)]
+        rules = self._rules[origin(url)]
         return rules is None or rules.can_fetch(url, user_agent)
 
     def crawl_delay(self, url: str, user_agent: str) -> float | None:
         """The Crawl-delay for ``url``'s host in seconds; None if none (or not loaded yet)."""
-        rules = self._rules.get(_origin(url))
+        rules = self._rules.get(origin(url))
         return None if rules is None else rules.crawl_delay(user_agent)
 
     def sitemaps(self, url: str) -> list[str]:
         """The Sitemap URLs listed in ``url``'s robots.txt; [] if none (or not loaded yet)."""
-        rules = self._rules.get(_origin(url))
+        rules = self._rules.get(origin(url))
         return [] if rules is None else list(rules.sitemaps)
 
     async def _download(
-        self, client: httpx.AsyncClient, origin: str, user_agent: str
+        self, client: httpx.AsyncClient, home: str, user_agent: str
     ) -> Protego | None:
-        robots_url = origin + "/robots.txt"
+        robots_url = home + "/robots.txt"
         try:
             # a short timeout and no retries: robots.txt must never stall the crawl; the
             # deadline covers the whole download, as a drip never trips a per-read timeout;
@@ -80,7 +82,7 @@ class Robots:
             async with asyncio.timeout(self.timeout), client.stream(
                 "GET",
                 robots_url,
-                headers={"User-Agent": user_agent},
+                headers={"User-Agent": user_agent, "Accept-Encoding": CODINGS},
                 timeout=self.timeout,
                 follow_redirects=True,
             ) as response:
@@ -89,48 +91,20 @@ class Robots:
                         "robots.txt %s: HTTP %d, allowing all", robots_url, response.status_code
                     )
                     return None
-                # raw bytes, inflated by hand: httpx inflates a whole network chunk at once,
-                # and 64 KiB of gzip can hold 64 MiB
-                inflate = _inflater(response.headers.get("Content-Encoding", ""))
-                body = bytearray()
+                # raw bytes, inflated by hand (scraper.web): a bomb stops at the cap
+                body = Inflater(response.headers.get("Content-Encoding", ""), self.max_bytes)
                 async for chunk in response.aiter_raw():
-                    room = self.max_bytes - len(body)  # > 0: we stop once it is full
-                    body += inflate.decompress(chunk, room) if inflate else chunk
-                    if len(body) >= self.max_bytes:  # parse what fits, ignore the rest
+                    if not body.feed(chunk):  # parse what fits, ignore the rest
                         break
-        except (httpx.HTTPError, zlib.error, ValueError) as exc:
+        except (httpx.HTTPError, BadCoding) as exc:
             log.info("robots.txt %s unreachable or unreadable (%s), allowing all", robots_url, exc)
             return None
         except TimeoutError:
             log.info("robots.txt %s not read within %gs, allowing all", robots_url, self.timeout)
             return None
-        text = bytes(body[: self.max_bytes]).decode("utf-8", errors="replace")
+        text = bytes(body.data[: self.max_bytes]).decode("utf-8", errors="replace")
         try:
             return Protego.parse(text)
         except Exception as exc:  # noqa: BLE001 -- a weird robots.txt must not stop a crawl
             log.info("robots.txt %s unparsable (%s), allowing all", robots_url, exc)
             return None
-
-
-def _inflater(content_encoding: str) -> zlib._Decompress | None:
-    """A zlib decompressor for a gzip or deflate body; None for identity.
-
-    ValueError for a coding we never asked for (we send ``Accept-Encoding: gzip, deflate``).
-    """
-    coding = content_encoding.strip().lower()
-    if coding in ("", "identity"):
-        return None
-    if coding in ("gzip", "x-gzip"):
-        return zlib.decompressobj(16 + zlib.MAX_WBITS)
-    if coding == "deflate":
-        return zlib.decompressobj(32 + zlib.MAX_WBITS)  # zlib or gzip header, detected
-    raise ValueError(f"unsupported Content-Encoding {content_encoding!r}")
-
-
-def _origin(url: str) -> str:
-    """``scheme://host[:port]``, the unit a robots.txt governs."""
-    u = httpx.URL(url)
-    host = u.raw_host.decode("ascii")
-    host = f"[{host}]" if ":" in host else host  # IPv6 literal
-    port = f":{u.port}" if u.port is not None else ""
-    return f"{u.scheme}://{host}{port}"

@@ -38,6 +38,9 @@ class Site:
     domains: ClassVar[tuple[str, ...]] = ()
     feeds: ClassVar[tuple[str, ...]] = ()
     sitemaps: ClassVar[tuple[str, ...]] = ()
+    # Google News sitemaps (or indexes of them): the last two days' articles, read on every
+    # crawl; ``sitemaps`` above are archive sitemaps, read by a crawl only on a small budget
+    news_sitemaps: ClassVar[tuple[str, ...]] = ()
     # regex matched against the URL path (search, not match); None accepts every path
     article_path: ClassVar[str | None] = None
     # regex searched in the URL path; the first group that matched is the article's stable id

@@ -17,10 +17,8 @@ class APNews(Site):
     name = "apnews"
     domains = ("apnews.com",)
     feeds = ("https://apnews.com/index.rss",)  # the site-wide feed (seen in 2024 feed archives)
-    sitemaps = (
-        "https://apnews.com/sitemap.xml",
-        "https://apnews.com/news-sitemap-content.xml",  # Google News sitemap
-    )
+    sitemaps = ("https://apnews.com/sitemap.xml",)
+    news_sitemaps = ("https://apnews.com/news-sitemap-content.xml",)
     # /article/<slug>-<32 hex> (or the bare hex id); /hub/, /video/, /author/ are index pages
     article_path = r"^/article/(?:[\w-]+-)?[0-9a-f]{32}/?$"
     article_id = r"([0-9a-f]{32})/?$"  # AP's story id ends the path

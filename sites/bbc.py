@@ -35,9 +35,9 @@ class BBC(Site):
         "https://feeds.bbci.co.uk/news/world/rss.xml",
         "https://feeds.bbci.co.uk/news/uk/rss.xml",
     )
-    sitemaps = (
-        "https://www.bbc.co.uk/sitemaps/https-index-uk-news.xml",  # news sitemap index (.co.uk)
-        "https://www.bbc.com/sitemaps/https-index-com-news.xml",  # news sitemap index (.com)
+    news_sitemaps = (  # indexes of Google News sitemaps
+        "https://www.bbc.co.uk/sitemaps/https-index-uk-news.xml",  # .co.uk
+        "https://www.bbc.com/sitemaps/https-index-com-news.xml",  # .com
     )
     # /news/articles/<id>, /news/<section>-<8 digits>, /sport/<sport>/<digits>;
     # /av/ and /videos/ are video pages, /live/ live pages, /topics/ indexes

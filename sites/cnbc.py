@@ -20,10 +20,8 @@ class CNBC(Site):
         "https://www.cnbc.com/id/100727362/device/rss/rss.html",  # world news
         "https://www.cnbc.com/id/10001147/device/rss/rss.html",  # business
     )
-    sitemaps = (
-        "https://www.cnbc.com/sitemapAll.xml",
-        "https://www.cnbc.com/sitemap_news.xml",  # Google News sitemap
-    )
+    sitemaps = ("https://www.cnbc.com/sitemapAll.xml",)
+    news_sitemaps = ("https://www.cnbc.com/sitemap_news.xml",)
     article_path = r"^/(?:amp/)?\d{4}/\d{2}/\d{2}/[a-z0-9-]+\.html$"
     drop = (
         ".ArticleBody-subtitle", ".Pullquote-pullquote", 'blockquote[data-test="Pullquote"]',

@@ -28,10 +28,8 @@ class Euronews(Site):
     name = "euronews"
     domains = ("euronews.com",)
     feeds = ("https://www.euronews.com/rss?format=mrss&level=theme&name=news",)  # unverified
-    sitemaps = (
-        "https://www.euronews.com/sitemaps/en/articles.xml",
-        "https://www.euronews.com/sitemaps/en/latest-news.xml",  # Google News sitemap
-    )
+    sitemaps = ("https://www.euronews.com/sitemaps/en/articles.xml",)
+    news_sitemaps = ("https://www.euronews.com/sitemaps/en/latest-news.xml",)
     # [/<vertical>]/<yyyy>/<mm>/<dd>/<slug>; /video/ pages are clips with a transcript
     article_path = r"^/(?!video/)(?:[a-z-]+/)*\d{4}/\d{2}/\d{2}/[a-z0-9-]+/?$"
     drop = (

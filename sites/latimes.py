@@ -28,10 +28,8 @@ class LATimes(Site):
         "https://www.latimes.com/politics/rss2.0.xml",
         "https://www.latimes.com/business/rss2.0.xml",
     )
-    sitemaps = (
-        "https://www.latimes.com/sitemap.xml",
-        "https://www.latimes.com/news-sitemap.xml",  # Google News sitemap
-    )
+    sitemaps = ("https://www.latimes.com/sitemap.xml",)
+    news_sitemaps = ("https://www.latimes.com/news-sitemap.xml",)
     # /[<section>/]story/<yyyy>-<mm>-<dd>/<slug>; sections, /topic/, /people/ are indexes
     article_path = r"/story/\d{4}-\d{2}-\d{2}/[a-z0-9-]+/?$"
     drop = (

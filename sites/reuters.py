@@ -30,8 +30,8 @@ class Reuters(Site):
     name = "reuters"
     domains = ("reuters.com",)
     feeds = ()  # Reuters closed its public RSS feeds in 2020; discovery goes through sitemaps
-    sitemaps = (
-        "https://www.reuters.com/arc/outboundfeeds/sitemap-index/?outputType=xml",
+    sitemaps = ("https://www.reuters.com/arc/outboundfeeds/sitemap-index/?outputType=xml",)
+    news_sitemaps = (
         "https://www.reuters.com/arc/outboundfeeds/news-sitemap-index/?outputType=xml",
     )
     # a dated slug under a section, or the legacy /article/...-id<ID>; not /video/ or /pictures/

@@ -25,7 +25,7 @@ class TheGuardian(Site):
         "https://www.theguardian.com/us-news/rss",
         "https://www.theguardian.com/business/rss",
     )
-    sitemaps = ("https://www.theguardian.com/sitemaps/news.xml",)  # Google News sitemap
+    news_sitemaps = ("https://www.theguardian.com/sitemaps/news.xml",)
     # /<section>[/<series>]/<yyyy>/<mon>/<dd>/<slug>; video, audio and galleries are not
     # articles, and .../<dd>/all is the day's index
     article_path = (

@@ -27,10 +27,8 @@ class WashingtonPost(Site):
         "https://feeds.washingtonpost.com/rss/politics",
         "https://feeds.washingtonpost.com/rss/business",
     )
-    sitemaps = (
-        "https://www.washingtonpost.com/sitemaps/sitemap.xml.gz",  # as listed by fundus; unverified
-        "https://www.washingtonpost.com/sitemaps/news-sitemap.xml.gz",
-    )
+    sitemaps = ("https://www.washingtonpost.com/sitemaps/sitemap.xml.gz",)  # as fundus; unverified
+    news_sitemaps = ("https://www.washingtonpost.com/sitemaps/news-sitemap.xml.gz",)
     # /<section>/<yyyy>/<mm>/<dd>/<slug>/, or the older .../<uuid>_story.html; not /video/
     article_path = (
         r"^/(?!video/)[a-z0-9/-]*/\d{4}/\d{2}/\d{2}/"

@@ -30,7 +30,7 @@ from typing import Any
 
 from server import Response, TestServer
 
-from scraper.fetch import make_client
+from scraper.fetch import FetchPolicy, make_client
 from scraper.pipeline import Outcome, archive_url
 from scraper.robots import Robots
 from scraper.store import Archive
@@ -221,11 +221,13 @@ def archive(server: TestServer, path: str, db: Path, *, read_timeout: float = 5,
     """Archive ``path`` on ``server`` into ``db`` and read back what was recorded."""
     sleep = FakeSleep()
 
+    policy = FetchPolicy(read_timeout=read_timeout, total_timeout=total_timeout)
+
     async def go(store: Archive) -> Outcome:
-        async with make_client(read_timeout=read_timeout) as client:
+        async with make_client(policy) as client:
             async with asyncio.timeout(HANG):
-                return await archive_url(client, store, server.url(path), robots=robots,
-                                         sleep=sleep, total_timeout=total_timeout)
+                return await archive_url(client, store, server.url(path), policy, robots=robots,
+                                         sleep=sleep)
 
     with Archive(db) as store:
         if measure_memory:

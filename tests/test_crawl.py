@@ -277,9 +277,9 @@ def test_huge_crawl_delay_is_capped_and_max_time_still_ends_the_run(server, tmp_
 
 
 def test_articles_archived_by_hand_on_other_sites_are_rechecked(server, tmp_path):
-    from scraper.sites import site_named
-
     from test_pipeline import archive as archive_one
+
+    from scraper.sites import site_named
 
     serve_article(server, 7)
     db = tmp_path / "archive.db"
@@ -301,3 +301,50 @@ def test_crawl_whose_site_cannot_be_discovered_exits_1_and_says_so(server, tmp_p
     summary = json.loads(result.stdout)
     assert summary["discovery_failed"] == 1 and summary["checked"] == 0
     assert rows(db, "SELECT discovery_failed, status FROM crawls") == [(1, "finished")]
+
+
+def news_sitemap_xml(server: TestServer, numbers: list[int], published: str) -> str:
+    urls = "".join(
+        f"<url><loc>{server.url(f'/news/{n}')}</loc><news:news><news:publication>"
+        f"<news:name>Local</news:name><news:language>en</news:language></news:publication>"
+        f"<news:publication_date>{published}</news:publication_date>"
+        f"<news:title>Story {n}</news:title></news:news></url>" for n in numbers)
+    return ('<?xml version="1.0" encoding="UTF-8"?>'
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+            'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">' + urls + '</urlset>')
+
+
+def test_crawl_reads_the_news_sitemap_every_run_and_queues_its_urls_first(server, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from scraper.crawl import ROUTINE_SITEMAPS
+
+    # a large archive index: 40 monthly files of 5 undated article URLs each
+    months = [f"/archive/{year}-{month}.xml" for year in (2022, 2023, 2024) for month in
+              range(1, 13)][:40]
+    index = "".join(f"<sitemap><loc>{server.url(m)}</loc></sitemap>" for m in months)
+    server.route("/archive/index.xml", Response(200, (
+        '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"{index}</sitemapindex>").encode(), {"Content-Type": "application/xml"}))
+    for i, month in enumerate(months):
+        paths = [f"/news/{100 + 5 * i + k}" for k in range(5)]
+        server.route(month, Response(200, sitemap_xml(server, paths).encode(),
+                                     {"Content-Type": "application/xml"}))
+    fresh = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
+    server.route("/news-sitemap.xml", Response(
+        200, news_sitemap_xml(server, [1, 2], fresh).encode(), {"Content-Type": "text/xml"}))
+    for n in range(1, 300):
+        serve_article(server, n)
+
+    class WithNews(LocalNews):
+        sitemaps = (server.url("/archive/index.xml"),)  # declared first, read last
+        news_sitemaps = (server.url("/news-sitemap.xml"),)
+
+    report = crawl(tmp_path / "archive.db", WithNews())
+    assert server.hits("/news-sitemap.xml") == 1
+    # the archive index costs at most its small budget: itself and its newest children
+    read = sum(server.hits(m) for m in months) + server.hits("/archive/index.xml")
+    assert read == ROUTINE_SITEMAPS
+    fetched = [r.path for r in server.requests if r.path.startswith("/news/")]
+    assert fetched[:2] == ["/news/2", "/news/1"] or fetched[:2] == ["/news/1", "/news/2"]
+    assert report.counts["discovered"] == 2 + 5 * (ROUTINE_SITEMAPS - 1)

@@ -34,8 +34,9 @@ from scraper.discover import (
     links_from_robots,
     links_from_sitemap,
     select,
+    sources_of,
 )
-from scraper.fetch import make_client
+from scraper.fetch import DEFAULT_POLICY, FetchPolicy, make_client
 from scraper.models import HTTPStatus, WrongType
 from scraper.robots import Robots
 from scraper.sites import Site, site_named
@@ -477,9 +478,11 @@ def serve_moscow_times(server: TestServer) -> Site:
     return LocalMoscowTimes()
 
 
-async def run_discover(site: Site, sleep: FakeSleep | None = None, **options: Any) -> list[Link]:
-    async with make_client() as client:
-        return await discover(client, site, robots=Robots(), sleep=sleep or FakeSleep(), **options)
+async def run_discover(site: Site, sleep: FakeSleep | None = None,
+                       policy: FetchPolicy = DEFAULT_POLICY, **options: Any) -> list[Link]:
+    async with make_client(policy) as client:
+        return await discover(client, site, policy, robots=Robots(), sleep=sleep or FakeSleep(),
+                              **options)
 
 
 def test_discover_reads_feeds_and_the_sitemap_index_newest_first(
@@ -600,7 +603,50 @@ def test_fetch_xml_gives_up_after_the_retries_with_the_http_error(server: TestSe
 def test_discover_spaces_its_requests_by_the_delay(server: TestServer) -> None:
     site = serve_moscow_times(server)
     sleep = FakeSleep()
-    asyncio.run(run_discover(site, sleep, delay=1.5))
+    asyncio.run(run_discover(site, sleep, FetchPolicy(delay=1.5)))
     # six documents read (2 feeds, the index, 3 monthly files; the failing feed's retries
     # are its own backoff waits): one 1.5 s wait before each but the first
     assert sleep.delays.count(1.5) == 5
+
+
+FRESH_MT = "https://www.themoscowtimes.com/2024/10/11/a-fresh-story-a86001"
+
+
+def test_sources_are_typed_and_read_feeds_then_news_sitemaps_then_archive_sitemaps(
+    server: TestServer,
+) -> None:
+    site = serve_moscow_times(server)
+    server.route("/news-sitemap.xml", Response(200, (
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+        f"<url><loc>{FRESH_MT}</loc><news:news><news:publication_date>2024-10-11T08:00:00Z"
+        "</news:publication_date></news:news></url></urlset>").encode(), XML))
+
+    class Typed(type(site)):  # type: ignore[misc]
+        news_sitemaps = (server.url("/news-sitemap.xml"),)
+
+    assert [(s.kind, s.url.rsplit("/", 1)[1]) for s in sources_of(Typed())] == [
+        ("feed", "news"), ("feed", "opinion"), ("news_sitemap", "news-sitemap.xml"),
+        ("sitemap", "sitemap.xml")]
+    links = asyncio.run(run_discover(Typed(), max_sitemaps=1))
+    paths = [r.path for r in server.requests if r.path != "/robots.txt"]
+    assert paths.index("/news-sitemap.xml") < paths.index("/sitemap/sitemap.xml")
+    assert server.hits("/sitemap/2024-10.xml.gz") == 0  # the archive index's budget: itself
+    assert links[0].url == FRESH_MT  # the newest
+
+
+def test_a_news_sitemap_is_read_before_an_archive_index_can_fill_max_links(
+    server: TestServer,
+) -> None:
+    site = serve_moscow_times(server)
+    server.route("/news-sitemap.xml", Response(200, (
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<url><loc>{FRESH_MT}</loc></url></urlset>").encode(), XML))
+
+    class Typed(type(site)):  # type: ignore[misc]
+        feeds = ()
+        news_sitemaps = (server.url("/news-sitemap.xml"),)
+
+    links = asyncio.run(run_discover(Typed(), max_links=1))
+    assert [link.url for link in links] == [FRESH_MT]
+    assert server.hits("/sitemap/sitemap.xml") == 0

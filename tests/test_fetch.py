@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import logging
+import re
+import socket
 import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import NamedTuple
@@ -20,7 +24,14 @@ import httpx
 import pytest
 from server import Response, TestServer
 
-from scraper.fetch import DEFAULT_USER_AGENT, decode_html, fetch, make_client
+from scraper.fetch import (
+    DEFAULT_USER_AGENT,
+    FetchPolicy,
+    decode_html,
+    fetch,
+    make_client,
+    policy_for,
+)
 from scraper.models import BadURL, Blocked, FetchError, HTTPStatus, Network, NotHTML, Page, TooLarge
 from scraper.robots import Robots
 
@@ -107,20 +118,33 @@ def serve(*replies: Reply) -> tuple[Callable[[httpx.Request], httpx.Response], l
     return handler, seen
 
 
+POLICY_FIELDS = {f.name for f in fields(FetchPolicy)}
+
+
+def split(kwargs: dict[str, object]) -> tuple[FetchPolicy, dict[str, object]]:
+    """A FetchPolicy from the keyword arguments that name its fields; the rest for fetch()."""
+    chosen = {k: v for k, v in kwargs.items() if k in POLICY_FIELDS}
+    policy = FetchPolicy(**chosen)  # type: ignore[arg-type]
+    return policy, {k: v for k, v in kwargs.items() if k not in POLICY_FIELDS}
+
+
 def mock_fetch(*responses: Reply, url: str = URL, **kwargs: object) -> Page:
     handler, _ = serve(*responses)
+    policy, rest = split(kwargs)
 
     async def go() -> Page:
-        async with make_client(transport=httpx.MockTransport(handler)) as client:
-            return await fetch(client, url, **kwargs)  # type: ignore[arg-type]
+        async with make_client(policy, transport=httpx.MockTransport(handler)) as client:
+            return await fetch(client, url, policy, **rest)  # type: ignore[arg-type]
 
     return run(go())
 
 
-def real_fetch(url: str, *, read_timeout: float = 30, **kwargs: object) -> Page:
+def real_fetch(url: str, **kwargs: object) -> Page:
+    policy, rest = split(kwargs)
+
     async def go() -> Page:
-        async with make_client(read_timeout=read_timeout) as client:
-            return await fetch(client, url, **kwargs)  # type: ignore[arg-type]
+        async with make_client(policy) as client:
+            return await fetch(client, url, policy, **rest)  # type: ignore[arg-type]
 
     return run(go())
 
@@ -465,3 +489,100 @@ def test_unknown_host_is_not_retried_and_says_so() -> None:
     with pytest.raises(Network, match="cannot resolve host no-such-host.example") as caught:
         asyncio.run(go())
     assert caught.value.attempts == 1 and sleeps == []
+
+
+@pytest.mark.parametrize("coding,wbits", [("deflate", -zlib.MAX_WBITS),
+                                          ("deflate", zlib.MAX_WBITS),
+                                          ("gzip", 16 + zlib.MAX_WBITS)])
+def test_compressed_robots_txt_is_read_raw_deflate_included(
+    server: TestServer, coding: str, wbits: int
+) -> None:
+    packer = zlib.compressobj(wbits=wbits)
+    body = packer.compress(b"User-agent: *\nDisallow: /news\n") + packer.flush()
+    server.route("/robots.txt", Response(200, body, {"Content-Type": "text/plain",
+                                                     "Content-Encoding": coding}))
+    server.route("/news/1", Response.html(HTML))
+    with pytest.raises(Blocked, match="robots.txt disallows"):
+        real_fetch(server.url("/news/1"), robots=Robots())
+    assert server.hits("/news/1") == 0
+
+
+def test_robots_txt_is_ignored_when_the_policy_says_so(server: TestServer) -> None:
+    server.route("/robots.txt", Response(200, b"User-agent: *\nDisallow: /\n"))
+    server.route("/news/1", Response.html(HTML))
+    page = real_fetch(server.url("/news/1"), robots=Robots(), respect_robots=False)
+    assert page.status == 200 and server.hits("/robots.txt") == 0
+
+
+# --- retries that say what they do -------------------------------------------------------
+
+
+def closed_port() -> int:
+    """A 127.0.0.1 port that nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def retry_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.name == "scraper.fetch" and r.levelno == logging.INFO]
+
+
+def test_refused_connection_is_retried_once_soon_and_the_retry_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/story"
+    sleep = FakeSleep()
+    with caplog.at_level(logging.INFO, logger="scraper"), \
+            pytest.raises(Network, match="connection refused") as info:
+        real_fetch(url, sleep=sleep)
+    assert info.value.attempts == 2 and sleep.delays == [0.5]
+    assert retry_lines(caplog) == [
+        f"retrying {url} in 0.5 s (attempt 2 of 2): connection refused"]
+
+
+def test_each_retry_is_one_log_line_saying_what_why_and_when(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sleep = FakeSleep()
+    with caplog.at_level(logging.INFO, logger="scraper"):
+        mock_fetch(reply(503), reply(429, headers={"Retry-After": "7"}), reply(), sleep=sleep)
+    lines = retry_lines(caplog)
+    assert len(lines) == 2
+    # 1 s backoff plus up to 1 s of jitter
+    assert re.fullmatch(rf"retrying {URL} in (1\.\d|2\.0) s \(attempt 2 of 4\): HTTP 503", lines[0])
+    assert lines[1] == f"retrying {URL} in 7.0 s (attempt 3 of 4): HTTP 429"
+
+
+# --- the policy ----------------------------------------------------------------------------
+
+
+class Agent(NamedTuple):
+    cli: str | None
+    site_setting: str | None
+    crawl_setting: str | None
+    adapter: str | None
+    expected: str
+
+
+@pytest.mark.parametrize("case", [
+    Agent("cli", "site", "crawl", "adapter", "cli"),
+    Agent(None, "site", "crawl", "adapter", "site"),
+    Agent(None, None, "crawl", "adapter", "crawl"),
+    Agent(None, None, None, "adapter", "adapter"),
+    Agent(None, None, None, None, DEFAULT_USER_AGENT),
+])
+def test_policy_for_decides_the_user_agent_in_one_order(case: Agent) -> None:
+    from scraper.config import parse_config
+    from scraper.sites import Site
+
+    class Adapter(Site):
+        name = "adapter"
+        user_agent = case.adapter
+
+    crawl = {"user_agent": case.crawl_setting} if case.crawl_setting else {}
+    sites = {"adapter": {"user_agent": case.site_setting}} if case.site_setting else {}
+    config = parse_config({"crawl": crawl, "sites": sites})
+    policy = policy_for(Adapter(), config.for_site("adapter"), case.cli)
+    assert policy.user_agent == case.expected

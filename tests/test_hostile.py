@@ -35,7 +35,7 @@ from server import Response, TestServer
 
 from scraper import discover as discover_module
 from scraper.discover import FEED_MAX_ITEMS, FeedError, Link, discover
-from scraper.fetch import make_client
+from scraper.fetch import FetchPolicy, make_client
 from scraper.robots import Robots
 from scraper.sites import Site
 
@@ -75,11 +75,13 @@ async def _no_wait(seconds: float) -> None:
 
 def run_discover(target: Site, **options: Any) -> tuple[list[Link], float, int]:
     """discover() with no real waits: the links, the seconds it took, tracemalloc's peak."""
+    policy = {k: options.pop(k) for k in ("total_timeout",) if k in options}
 
     async def go() -> list[Link]:
         async with make_client() as client:
             async with asyncio.timeout(30):
-                return await discover(client, target, robots=None, sleep=_no_wait, **options)
+                return await discover(client, target, FetchPolicy(**policy), robots=None,
+                                      sleep=_no_wait, **options)
 
     tracemalloc.start()
     started = time.monotonic()

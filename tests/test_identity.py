@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import sqlite3
 import unicodedata
-from urllib.parse import urlsplit
+from pathlib import Path
+from string import Template
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from click.testing import CliRunner
+from server import Response, TestServer
 
-from scraper.identity import article_key, content_hash, normalize_url, trusted_canonical
+from scraper.cli import cli
+from scraper.identity import (
+    _is_tracking,
+    article_key,
+    content_hash,
+    normalize_url,
+    trusted_canonical,
+)
 from scraper.models import Article
 from scraper.sites import Site
+
+FIXTURES = Path(__file__).parent / "fixtures" / "site"
 
 
 class Numbered(Site):
@@ -170,3 +186,83 @@ def test_canonical_outside_the_sites_article_pattern_is_ignored() -> None:
 
     key = article_key(Paths(), "https://example.com/news/a-1", "https://example.com/section/")
     assert key == "https://example.com/news/a-1"
+
+
+# --- percent-encoding and IDNA hosts, as browsers write them -----------------------------
+
+
+@pytest.mark.parametrize(("spelling", "same_as"), [
+    ("http://host/news/éditorial-été.html",
+     "http://host/news/%C3%A9ditorial-%C3%A9t%C3%A9.html"),
+    ("http://host/news/%c3%a9ditorial.html", "http://host/news/%C3%A9ditorial.html"),
+    ("http://host/%7Euser/%41rticle", "http://host/~user/Article"),
+    ("http://host/a?q=été&p=1", "http://host/a?q=%C3%A9t%C3%A9&p=1"),
+    ("http://host/a b", "http://host/a%20b"),
+    ("http://bücher.example/", "http://xn--bcher-kva.example/"),
+    ("http://BÜCHER.Example/a", "http://xn--bcher-kva.example/a"),
+    ("https://faß.de/", "https://xn--fa-hia.de/"),  # UTS #46 non-transitional, as browsers
+])
+def test_every_spelling_of_a_url_normalises_to_one_identity(spelling: str, same_as: str) -> None:
+    assert normalize_url(spelling) == normalize_url(same_as) == same_as
+
+
+@pytest.mark.parametrize("url", [
+    "http://host/a%2Fb",       # an escaped "/" is not a path separator: decoding it lies
+    "http://host/a?x=%26y%3D1",  # an escaped "&" or "=" is data, not a parameter boundary
+    "http://host/100%",         # a "%" that starts no escape is left alone
+    "http://host/a+b?q=a+b",
+])
+def test_reserved_escapes_and_stray_percents_are_kept(url: str) -> None:
+    assert normalize_url(url) == url
+
+
+def corpus_urls() -> list[str]:
+    """The ``url`` of every page of the shared corpus (real article URLs)."""
+    root = Path(os.environ.get("SCRAPER_CORPUS")
+                or Path(__file__).parents[1].parent / "shared" / "corpus") / "sites"
+    urls = []
+    for path in sorted(root.glob("*/*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and isinstance(data.get("url"), str):
+            urls.append(data["url"])
+    return urls
+
+
+def test_stored_keys_of_existing_archives_still_match() -> None:
+    urls = corpus_urls()
+    if not urls:
+        pytest.skip("the shared corpus (../shared/corpus or SCRAPER_CORPUS) is absent")
+    for url in urls:
+        key = normalize_url(url)  # what an archive made before stores (no escapes changed)
+        assert normalize_url(key) == key, url
+        assert key == _old_normalize(url), url
+
+
+def _old_normalize(url: str) -> str:
+    """normalize_url before escapes and IDNA were normalised: for pure-ASCII, clean URLs."""
+    parts = urlsplit(url.strip())
+    port = f":{parts.port}" if parts.port not in (None, 80, 443) else ""
+    kept = [p for p in parts.query.split("&") if p and not _is_tracking(p.partition("=")[0])]
+    return urlunsplit((parts.scheme.lower(), (parts.hostname or "").rstrip(".") + port,
+                       parts.path or "/", "&".join(kept), ""))
+
+
+def test_archive_of_both_spellings_is_one_article_fetched_twice(
+    server: TestServer, tmp_path: Path
+) -> None:
+    page = Template((FIXTURES / "article.html").read_text()).substitute(
+        title="Éditorial d'été", published="2024-07-01T08:00:00+00:00",
+        body="\n".join(f"<p>Paragraphe {i} de l'éditorial : le conseil a voté le budget de "
+                       f"l'année prochaine après un long débat.</p>" for i in range(5)))
+    server.route("/news/%C3%A9ditorial-%C3%A9t%C3%A9.html", Response.html(page))
+    raw = server.url("/news/éditorial-été.html")
+    encoded = server.url("/news/%C3%A9ditorial-%C3%A9t%C3%A9.html")
+    db = tmp_path / "archive.db"
+    result = CliRunner().invoke(cli, ["archive", "--db", str(db), raw, encoded])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [f"{raw}  new version 1", f"{encoded}  unchanged"]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM articles").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM fetches").fetchone() == (2,)
+        assert conn.execute("SELECT article_key FROM articles").fetchone() == (
+            normalize_url(encoded),)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gzip
 import logging
 import sys
 from pathlib import Path
@@ -36,10 +35,10 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
 
     Example: scraper archive https://www.bbc.com/news/articles/clymn8zyrp9o
     """
-    from ..fetch import DEFAULT_USER_AGENT, make_client
+    from ..fetch import FetchPolicy, make_client, policy_for
     from ..pipeline import archive_url
     from ..robots import Robots
-    from ..sites import site_named
+    from ..sites import site_for, site_named
     from ..store import Archive
 
     site = site_named(site_name) if site_name else None
@@ -49,18 +48,26 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
     for url in wanted:  # check all before writing anything
         check_url(url)
     if verbose:
-        logging.getLogger("scraper").setLevel(logging.INFO)
+        _log_to_stderr(click.get_current_context())
+    policies: dict[str, FetchPolicy] = {}
+
+    def policy(url: str) -> FetchPolicy:
+        """The policy of the URL's site, resolved once per site for this command."""
+        chosen = site or site_for(url)
+        if chosen.name not in policies:
+            policies[chosen.name] = policy_for(chosen, None, user_agent,
+                                               respect_robots=not ignore_robots)
+        return policies[chosen.name]
 
     async def run() -> list[Any]:
         store = Archive(db)
-        ua = user_agent or (site and site.user_agent) or DEFAULT_USER_AGENT
         try:
-            async with make_client(user_agent=ua) as client:
-                robots = None if ignore_robots else Robots()
+            async with make_client(policy_for(site, None, user_agent)) as client:
+                robots = Robots()  # consulted only when the policy respects it
                 results = []
                 for url in wanted:
-                    result = await archive_url(client, store, url, robots=robots, site=site,
-                                               user_agent=user_agent)
+                    result = await archive_url(client, store, url, policy(url), robots=robots,
+                                               site=site)
                     if not as_json:
                         click.echo(f"{url}  {result.describe()}", err=not result.ok)
                     results.append(result)
@@ -73,6 +80,28 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
         emit_json([r.to_dict() for r in results])
     if not all(r.ok for r in results):
         raise click.exceptions.Exit(1)
+
+
+def _log_to_stderr(ctx: click.Context) -> None:
+    """-v: INFO lines of the "scraper" logger (each retry) on stderr, for this command only.
+
+    ``scraper`` (main) has put a stderr handler on the logger already; run any other way
+    (``CliRunner``, ``python -c``) it has none, so one is added, and removed at the end.
+    """
+    logger = logging.getLogger("scraper")
+    level, handler = logger.level, None
+    logger.setLevel(logging.INFO)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("scraper: %(message)s"))
+        logger.addHandler(handler)
+
+    def restore() -> None:
+        logger.setLevel(level)
+        if handler is not None:
+            logger.removeHandler(handler)
+
+    ctx.call_on_close(restore)
 
 
 def _stdin_urls() -> list[str]:
@@ -91,7 +120,8 @@ def extract_command(file: Path, url: str) -> None:
     Example: scraper extract saved.html.gz --url https://www.bbc.com/news/articles/clymn8zyrp9o
     """
     from ..extract import extract
-    from ..fetch import decode_html
+    from ..fetch import DEFAULT_POLICY
+    from ..web import BadCoding, OverCap, decode_html, inflate
 
     if url:
         url = check_url(url)  # a URL that is not one is a usage error, as everywhere
@@ -103,9 +133,9 @@ def extract_command(file: Path, url: str) -> None:
         except OSError as err:
             raise UsageError(f"cannot read {file}: {err.strerror or err}") from None
     if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as err:
+        try:  # the cap of a fetched page: a gzip bomb is refused, not inflated
+            raw = inflate(raw, "gzip", DEFAULT_POLICY.max_bytes)
+        except (BadCoding, OverCap) as err:
             raise UsageError(f"{file} is not a readable gzip file: {err}") from None
     html, _ = decode_html(raw, "")
     # without --url, the page's own canonical URL picks the adapter

@@ -149,7 +149,7 @@ def discover(site_name: str, db: Path, as_json: bool, config_path: Path | None,
 
     from ..config import load_config
     from ..discover import discover as find_links, select
-    from ..fetch import DEFAULT_USER_AGENT, make_client
+    from ..fetch import make_client, policy_for
     from ..identity import article_key
     from ..robots import Robots
     from ..sites import site_named
@@ -158,10 +158,11 @@ def discover(site_name: str, db: Path, as_json: bool, config_path: Path | None,
     site = site_named(site_name)
     settings = config.for_site(site.name)
 
+    policy = policy_for(site, settings)
+
     async def run() -> list[Any]:
-        ua = settings.user_agent or site.user_agent or DEFAULT_USER_AGENT
-        async with make_client(user_agent=ua) as client:
-            return await find_links(client, site, robots=Robots())
+        async with make_client(policy) as client:
+            return await find_links(client, site, policy, robots=Robots())
 
     # Open the archive first: an unusable one fails before any request is made.
     store = open_archive(db) if db.exists() and not show_all else None
@@ -188,7 +189,7 @@ def discover(site_name: str, db: Path, as_json: bool, config_path: Path | None,
 
 def _why_none(site: Any, found: int, archived: int, too_old: int) -> str:
     """Why discovery left nothing to list, counting each reason."""
-    if not (site.feeds or site.sitemaps):
+    if not (site.feeds or site.news_sitemaps or site.sitemaps):
         return "it declares no feeds or sitemaps"
     if not found:
         return "its feeds and sitemaps list no article URL"

@@ -10,18 +10,20 @@ from .options import emit_json, json_option
 @click.command()
 @json_option
 def sites(as_json: bool) -> None:
-    """List the site adapters: name, domains, feeds and sitemaps.
+    """List the site adapters: name, domains, feeds, news sitemaps and sitemaps.
 
     Example: scraper sites --json
     """
     from ..sites import all_sites
 
     rows = [{"name": s.name, "domains": list(s.domains), "feeds": list(s.feeds),
-             "sitemaps": list(s.sitemaps)} for s in all_sites()]
+             "news_sitemaps": list(s.news_sitemaps), "sitemaps": list(s.sitemaps)}
+            for s in all_sites()]
     if as_json:
         emit_json(rows)
         return
     for row in rows:
         domains = ", ".join(row["domains"]) or "(every other domain)"
         click.echo(f"{row['name']:16} {domains}  "
-                   f"[{len(row['feeds'])} feeds, {len(row['sitemaps'])} sitemaps]")
+                   f"[{len(row['feeds'])} feeds, {len(row['news_sitemaps'])} news sitemaps, "
+                   f"{len(row['sitemaps'])} sitemaps]")
