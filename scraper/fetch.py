@@ -4,8 +4,9 @@
     >>> async with make_client(policy) as client:
     ...     page = await fetch(client, "https://example.com/news/1", policy, robots=Robots())
 
-``FetchPolicy`` is the one value saying how we fetch (User-Agent, attempts, caps, time
-budgets, robots.txt or not); ``policy_for`` is the one place that resolves it.
+``FetchPolicy`` (``scraper.policy``, re-exported here) is the one value saying how we
+fetch (User-Agent, attempts, caps, time budgets, robots.txt or not); ``policy_for`` is the
+one place that resolves it.
 Redirects are followed by hand so every hop is checked (http(s) only, robots.txt);
 connection errors, timeouts, 429 and 5xx are retried with tenacity, each retry logged at
 INFO; a refused connection is retried only once, soon. The body is streamed under a size
@@ -25,7 +26,7 @@ import re
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
@@ -49,80 +50,33 @@ from .models import (
     TooLarge,
     WrongType,
 )
+from .policy import (
+    DEFAULT_POLICY,
+    DEFAULT_USER_AGENT,
+    HTML,
+    Accept,
+    FetchPolicy,
+    make_client,
+    policy_for,
+    timeouts,
+)
 from .robots import Robots
 from .web import CODINGS, BadCoding, Inflater, decode_html, is_web_url
 
 if TYPE_CHECKING:
-    from .config import SiteSettings
-    from .sites import Site
+    pass
 
-__all__ = ["DEFAULT_POLICY", "DEFAULT_USER_AGENT", "FetchPolicy", "Sleep", "decode_html", "fetch",
-           "make_client", "pause", "policy_for"]
+__all__ = ["DEFAULT_POLICY", "DEFAULT_USER_AGENT", "HTML", "Accept", "FetchPolicy", "Sleep",
+           "decode_html", "fetch", "make_client", "pause", "policy_for"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_USER_AGENT = (
-    "news-scraper/0.1 (+https://github.com/news-scraper/news-scraper; archiving news edits)"
-)
-HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
-@dataclass(frozen=True)
-class Accept:
-    """The content types a fetch takes: exactly ``types``, or (empty) all but ``refused``.
-
-    A refused type fails on its headers, before its body is downloaded.
-    """
-
-    name: str
-    types: tuple[str, ...] = ()
-    refused: tuple[str, ...] = ()  # prefixes
-
-    def allows(self, mime: str) -> bool:
-        return mime in self.types if self.types else not mime.startswith(self.refused)
-
-
-HTML = Accept("HTML", HTML_TYPES)
 REDIRECT_CODES = (301, 302, 303, 307, 308)
 _LOOKS_HTML = re.compile(rb"<(?:!doctype\s+html|html|head|body|title|meta)[\s>/]", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class FetchPolicy:
-    """How we fetch for one site and run: resolved once (``policy_for``), then passed down.
-
-    ``total_timeout`` caps the network seconds of all attempts of one fetch together (not
-    the waits between them); ``delay`` spaces discovery's documents as the crawl spaces
-    pages; ``respect_robots`` False fetches even where robots.txt disallows it.
-    """
-
-    user_agent: str = DEFAULT_USER_AGENT
-    attempts: int = 4
-    max_bytes: int = 10 * 1024 * 1024
-    total_timeout: float | None = 120.0
-    max_redirects: int = 10
-    max_retry_after: float = 120.0
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    respect_robots: bool = True
-    delay: float = 0.0
-
-
-def policy_for(site: Site | None = None, settings: SiteSettings | None = None,
-               cli_user_agent: str | None = None, *, respect_robots: bool = True) -> FetchPolicy:
-    """The one place that decides a site's fetch policy, the User-Agent above all.
-
-    User-Agent precedence: ``--user-agent`` > config ``[sites.X]`` > config ``[crawl]``
-    (``settings`` is already the site's overrides over the crawl defaults) > the adapter's
-    ``user_agent`` > DEFAULT_USER_AGENT.
-    """
-    agent = (cli_user_agent or (settings.user_agent if settings else None)
-             or (site.user_agent if site else None) or DEFAULT_USER_AGENT)
-    return FetchPolicy(user_agent=agent, respect_robots=respect_robots,
-                       delay=settings.delay if settings else 0.0)
-
-
-DEFAULT_POLICY = FetchPolicy()
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -133,26 +87,6 @@ async def pause(seconds: float) -> None:
     can patch ``scraper.fetch.pause`` and never wait.
     """
     await asyncio.sleep(seconds)
-
-
-def make_client(policy: FetchPolicy = DEFAULT_POLICY, *,
-                transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-    """An AsyncClient for ``fetch``: the policy's User-Agent and timeouts, no auto redirects.
-
-    One client may serve several sites: ``fetch`` sends each request with its own policy's
-    User-Agent and timeouts.
-    """
-    return httpx.AsyncClient(
-        headers={"User-Agent": policy.user_agent, "Accept-Encoding": CODINGS},
-        timeout=_timeouts(policy),
-        follow_redirects=False,  # fetch() follows by hand to check every hop
-        http2=False,
-        transport=transport,  # tests pass an httpx.MockTransport
-    )
-
-
-def _timeouts(policy: FetchPolicy) -> httpx.Timeout:
-    return httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout)
 
 
 class _Retry(Exception):
@@ -282,7 +216,7 @@ async def _follow(
             raise Blocked(f"robots.txt disallows {current}", url=current)
         try:
             async with client.stream("GET", current, headers=headers,
-                                     timeout=_timeouts(policy)) as response:
+                                     timeout=timeouts(policy)) as response:
                 status = response.status_code
                 location = response.headers.get("Location")
                 if status in REDIRECT_CODES and location:

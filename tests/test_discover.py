@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from server import Response, TestServer
 
-from scraper import discover as discover_module
+from scraper import feeds as feeds_module
 from scraper.discover import (
     FEED_MAX_ITEMS,
     MAX_BYTES,
@@ -325,8 +325,8 @@ def test_parsers_expand_nothing_even_without_the_entity_check(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     never = re.compile(rb"(?!)")  # defence in depth: as if the check had a hole
-    monkeypatch.setattr(discover_module, "_ENTITY", never)
-    monkeypatch.setattr(discover_module, "_DTD_SUBSET", never)
+    monkeypatch.setattr(feeds_module, "_ENTITY", never)
+    monkeypatch.setattr(feeds_module, "_DTD_SUBSET", never)
     started = time.monotonic()
     # lxml keeps &xxe; as an unresolved reference; feedparser leaves &lol9; as text
     assert [link.url for link in links_from_sitemap(fixture("external-entity-sitemap.xml")).links
@@ -347,7 +347,7 @@ def test_gzip_bomb_is_refused() -> None:
 
 
 def test_oversized_input_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(discover_module, "MAX_BYTES", 1000)
+    monkeypatch.setattr(feeds_module, "MAX_BYTES", 1000)
     with pytest.raises(FeedError, match="cap"):
         links_from_feed(fixture("themoscowtimes-news.rss"))
 

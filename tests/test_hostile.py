@@ -33,7 +33,7 @@ from faults import (
 )
 from server import Response, TestServer
 
-from scraper import discover as discover_module
+from scraper import feeds as feeds_module
 from scraper.discover import FEED_MAX_ITEMS, FeedError, Link, discover
 from scraper.fetch import FetchPolicy, make_client
 from scraper.robots import Robots
@@ -225,7 +225,7 @@ def test_feed_nested_100000_elements_deep_is_refused_with_its_reason(
 def test_sitemap_flooded_with_elements_is_refused_with_its_reason(
     server: TestServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(discover_module, "SITEMAP_MAX_ELEMENTS", 10_000)  # 2,000,000 takes 7 s
+    monkeypatch.setattr(feeds_module, "SITEMAP_MAX_ELEMENTS", 10_000)  # 2,000,000 takes 7 s
     flood = (b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>'
              b"https://news.example.com/2024/10/10/a</loc></url>" + b"<x/>" * 20_000 + b"</urlset>")
     server.route("/flood.xml", Response(200, flood, XML))

@@ -10,7 +10,6 @@ test already requires for every column. tests/test_readme.py fails when README.m
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
