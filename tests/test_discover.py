@@ -612,15 +612,20 @@ def test_discover_spaces_its_requests_by_the_delay(server: TestServer) -> None:
 FRESH_MT = "https://www.themoscowtimes.com/2024/10/11/a-fresh-story-a86001"
 
 
+def serve_news_sitemap(server: TestServer, news: str = "") -> None:
+    """/news-sitemap.xml listing FRESH_MT, with ``news`` (news: elements) in its entry."""
+    server.route("/news-sitemap.xml", Response(200, (
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+        f"<url><loc>{FRESH_MT}</loc>{news}</url></urlset>").encode(), XML))
+
+
 def test_sources_are_typed_and_read_feeds_then_news_sitemaps_then_archive_sitemaps(
     server: TestServer,
 ) -> None:
     site = serve_moscow_times(server)
-    server.route("/news-sitemap.xml", Response(200, (
-        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
-        'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
-        f"<url><loc>{FRESH_MT}</loc><news:news><news:publication_date>2024-10-11T08:00:00Z"
-        "</news:publication_date></news:news></url></urlset>").encode(), XML))
+    serve_news_sitemap(server, "<news:news><news:publication_date>2024-10-11T08:00:00Z"
+                               "</news:publication_date></news:news>")
 
     class Typed(type(site)):  # type: ignore[misc]
         news_sitemaps = (server.url("/news-sitemap.xml"),)
@@ -639,9 +644,7 @@ def test_a_news_sitemap_is_read_before_an_archive_index_can_fill_max_links(
     server: TestServer,
 ) -> None:
     site = serve_moscow_times(server)
-    server.route("/news-sitemap.xml", Response(200, (
-        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-        f"<url><loc>{FRESH_MT}</loc></url></urlset>").encode(), XML))
+    serve_news_sitemap(server)
 
     class Typed(type(site)):  # type: ignore[misc]
         feeds = ()
