@@ -32,6 +32,8 @@ from scraper.cli import cli
 from scraper.models import StoreError
 from scraper.store import Archive, utc_now
 
+pytestmark = pytest.mark.slow  # robustness tests: -m "not slow" skips them
+
 HERE = Path(__file__).parent
 CRAWLED = 24  # /news/1..24 are in the site's feed and sitemap
 ARTICLES = 36  # /news/25..36 are only archived by hand

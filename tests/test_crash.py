@@ -21,13 +21,15 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from http.server import BaseHTTPRequestHandler
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 from local_site import CrawlChild, assert_intact, rows, serve_site, tag_for
 from server import Response, TestServer
+
+pytestmark = pytest.mark.slow  # robustness tests: -m "not slow" skips them
 
 ARTICLES = 16
 REQUESTS = ARTICLES + 3  # robots.txt, the feed, the sitemap, then one per article
