@@ -15,7 +15,16 @@ A job::
      "pool": false,                                # true: the real extraction process pool
      "kill_in_write": N,                           # SIGKILL itself inside its N-th write
                                                    #   transaction, before COMMIT (optional)
-     "checkpoint": PAGES}                          # PRAGMA wal_autocheckpoint (optional)
+     "checkpoint": PAGES,                          # PRAGMA wal_autocheckpoint (optional)
+     "hold_if": PATH}                              # wait to be killed before closing the
+                                                   #   crawl's row if PATH exists (optional)
+
+``hold_if`` is how tests/test_crash.py makes a timed kill land by construction: its server
+creates PATH when the armed request arrives, before answering it, so a crawl that gets to
+the end of its run with PATH present has a kill on its way and waits for it, its row still
+``running``. A crawl that gets there without PATH never reached the armed request and ends
+normally, which the test reports. The wait has a failsafe: after HOLD_FAILSAFE s with no
+kill the child says so in its log and exits 3, so a broken test fails instead of hanging.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -40,6 +50,8 @@ from scraper.sites import Site  # noqa: E402
 from scraper.store import Archive  # noqa: E402
 
 FIXTURE = Path(__file__).parent / "fixtures" / "site" / "article.html"
+HOLD_FAILSAFE = 60.0  # seconds; the kill normally comes within milliseconds
+HELD_NO_KILL = 3  # exit code of a crawl that held for a kill that never came
 
 
 class LocalNews(Site):
@@ -78,6 +90,22 @@ def _checkpoint_every(pages: int) -> None:
     Archive._setup = setup  # type: ignore[method-assign]
 
 
+def _hold_before_finish(flag: Path) -> None:
+    """Make the crawl wait to be killed before closing its row, when ``flag`` exists."""
+    original = Archive.finish_crawl
+
+    def finish_crawl(self: Archive, crawl_id: int, counts: dict[str, int], status: str) -> None:
+        if flag.exists():
+            # The armed request came and its kill is on the way: wait here, row 'running'.
+            time.sleep(HOLD_FAILSAFE)
+            print(f"crawl_child: held {HOLD_FAILSAFE:g} s before closing crawl {crawl_id}"
+                  " and no kill came", file=sys.stderr, flush=True)
+            os._exit(HELD_NO_KILL)
+        original(self, crawl_id, counts, status)
+
+    Archive.finish_crawl = finish_crawl  # type: ignore[method-assign]
+
+
 def run_job(job: dict[str, Any]) -> int:
     """Run `scraper crawl` as the job says, in this (forked) process; returns the exit code."""
     log = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -93,6 +121,8 @@ def run_job(job: dict[str, Any]) -> int:
         _kill_in_write(int(job["kill_in_write"]))
     if job.get("checkpoint"):
         _checkpoint_every(int(job["checkpoint"]))
+    if job.get("hold_if"):
+        _hold_before_finish(Path(job["hold_if"]))
     try:
         cli_module.cli.main(["crawl", "--db", job["db"], "--config", job["config"]],
                             prog_name="scraper")

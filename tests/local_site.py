@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -33,6 +35,7 @@ from scraper.store import OUTCOMES, SCHEMA_VERSION
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "fixtures" / "site"
+WAIT_FAILSAFE = 180.0  # seconds; crawls here take one or two
 CRAWL_STATUSES = {"running", "finished", "timed_out", "failed", "interrupted"}
 
 
@@ -68,31 +71,54 @@ def serve_site(server: TestServer, n: int) -> tuple[str, str]:
 
 
 class CrawlChild:
-    """tests/crawl_child.py in a subprocess: start crawls in forks, learn how they ended."""
+    """tests/crawl_child.py in a subprocess: start crawls in forks, learn how they ended.
+
+    A crawl that hangs fails the test after WAIT_FAILSAFE s instead of hanging it.
+    """
 
     def __init__(self, tag: str) -> None:
         self.tag = tag
         self.proc = subprocess.Popen(
             [sys.executable, str(HERE / "crawl_child.py"), tag],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        # A thread reads the child's lines, so that waiting for one can have a failsafe.
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True, name="crawl-child-reader")
+        self._reader.start()
 
     def start(self, **job: Any) -> int:
         """Start one crawl; returns the pid of the fork running it."""
-        assert self.proc.stdin and self.proc.stdout
+        assert self.proc.stdin
         self.proc.stdin.write(json.dumps(job, default=str) + "\n")
         self.proc.stdin.flush()
-        return int(json.loads(self.proc.stdout.readline())["pid"])
+        return int(self._next_line()["pid"])
 
     def wait(self) -> dict[str, int]:
         """How the last crawl started ended: {"pid", "exit"} or {"pid", "signal"}."""
+        return self._next_line()
+
+    def _read(self) -> None:
         assert self.proc.stdout
-        line = self.proc.stdout.readline()
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put("")  # end of file: the child is gone
+
+    def _next_line(self) -> dict[str, int]:
+        try:
+            line = self._lines.get(timeout=WAIT_FAILSAFE)
+        except queue.Empty:
+            self.stray_processes(timeout=0)  # kills the hung crawl
+            raise AssertionError(f"a crawl in crawl_child.py said nothing for "
+                                 f"{WAIT_FAILSAFE:g} s: it hangs") from None
         if not line:
             raise RuntimeError("crawl_child.py died; see the test's stderr")
         return json.loads(line)
 
-    def stray_processes(self, timeout: float = 5.0) -> list[int]:
+    def stray_processes(self, timeout: float = 20.0) -> list[int]:
         """Processes from this child, other than itself, still alive after ``timeout`` s.
+
+        Extraction workers notice within 0.2 s that their crawl died (crawl._exit_with_parent);
+        the timeout is a generous bound for a loaded machine.
 
         They are killed before returning, so that a failing test leaks nothing.
         """
@@ -117,6 +143,7 @@ class CrawlChild:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self._reader.join(timeout=10)  # it ends at the end of the child's output
         if self.proc.stdout:
             self.proc.stdout.close()
 

@@ -1,11 +1,11 @@
 """Open brand-new archives at the same instant as other processes: the migration race.
 
-    python tests/store_child.py START STEP DB...
+    python tests/store_child.py DB...
 
-tests/test_concurrency.py starts several of these at once. For the i-th DB this process
-sleeps until the wall-clock time START + i * STEP, opens the file with ``Archive`` (which
-migrates it), records one fetch and closes it. It prints one JSON line per DB,
-``{"db": PATH, "error": null}`` or the error's text.
+tests/test_concurrency.py starts several of these at once. Each prints ``{"ready": true}``
+once it has imported the scraper; then for each DB it waits for a line on stdin (the test
+sends one to every process together), opens the file with ``Archive`` (which migrates it),
+records one fetch and closes it, and prints ``{"db": PATH, "error": null}`` or the error's text.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -23,9 +22,9 @@ from scraper.store import Archive, utc_now  # noqa: E402
 
 
 def main() -> None:
-    start, step, paths = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
-    for i, path in enumerate(paths):
-        time.sleep(max(0.0, start + i * step - time.time()))
+    print(json.dumps({"ready": True}), flush=True)
+    for path in sys.argv[1:]:
+        sys.stdin.readline()  # "go"
         error = None
         try:
             with Archive(path) as archive:

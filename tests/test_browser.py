@@ -22,6 +22,8 @@ from scraper.browse.serve import build_datasette, prepare_archive
 from scraper.models import Article, Page
 from scraper.store import Archive
 
+pytestmark = pytest.mark.slow  # a real Chromium: -m "not slow" skips it
+
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 URL = "https://example.com/world/summit-ends-a7"

@@ -4,6 +4,9 @@ lose nothing, and no "database is locked" ever reaches the user.
 Real processes throughout: `python -m scraper archive` for the hand-run archiving, a fork
 of tests/crawl_child.py for the crawl (with its extraction process pool), and
 tests/store_child.py for processes that open a brand-new file at the same instant.
+"At once" is reached by construction, not by timing: the site holds every archiver at its
+first article until the crawl asks for its own first article, and the store children open
+each file on a "go" the test sends to all of them together.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -28,16 +32,60 @@ from scraper.cli import cli
 from scraper.models import StoreError
 from scraper.store import Archive, utc_now
 
+pytestmark = pytest.mark.slow  # robustness tests: -m "not slow" skips them
+
 HERE = Path(__file__).parent
 CRAWLED = 24  # /news/1..24 are in the site's feed and sitemap
 ARTICLES = 36  # /news/25..36 are only archived by hand
 ARCHIVERS = 5
 CRAWL_UA = "crawl-under-test/1.0"
+FAILSAFE = 60.0  # seconds a held archiver waits for the crawl, which normally takes one
+
+
+class MeetingPoint(TestServer):
+    """Once armed, holds every other client at its first article until the crawl asks for one.
+
+    The crawl is told apart by its User-Agent (CRAWL_UA).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._changed = threading.Condition()
+        self._armed = False
+        self.held = 0
+        self.crawl_arrived = threading.Event()
+
+    def arm(self) -> None:
+        with self._changed:
+            self._armed = True
+
+    def wait_held(self, n: int) -> None:
+        """Wait until ``n`` clients are held (failing after FAILSAFE s)."""
+        with self._changed:
+            assert self._changed.wait_for(lambda: self.held >= n, FAILSAFE), \
+                f"only {self.held} of {n} archivers reached the site in {FAILSAFE:g} s"
+
+    def stop(self) -> None:
+        self.crawl_arrived.set()  # no held request may outlive the server
+        super().stop()
+
+    def _next(self, method: str, path: str, headers: dict[str, str]) -> Response:
+        response = super()._next(method, path, headers)
+        if not self._armed or not path.startswith("/news/") or self.crawl_arrived.is_set():
+            return response
+        if headers.get("user-agent") == CRAWL_UA:
+            self.crawl_arrived.set()
+            return response
+        with self._changed:
+            self.held += 1
+            self._changed.notify_all()
+        self.crawl_arrived.wait(FAILSAFE)  # each request has its own thread: only it waits
+        return response
 
 
 @pytest.fixture(scope="module")
-def site() -> Iterator[tuple[TestServer, str, str]]:
-    with TestServer() as server:
+def site() -> Iterator[tuple[MeetingPoint, str, str]]:
+    with MeetingPoint() as server:
         feed, sitemap = serve_site(server, CRAWLED)
         for n in range(CRAWLED + 1, ARTICLES + 1):
             server.route(f"/news/{n}", Response.html(article_html(n)))
@@ -49,15 +97,8 @@ def scraper_process(*args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.01)
-
-
 def test_crawl_and_archive_processes_at_once_lose_nothing_and_never_say_locked(
-        site: tuple[TestServer, str, str], tmp_path: Path) -> None:
+        site: tuple[MeetingPoint, str, str], tmp_path: Path) -> None:
     server, feed, sitemap = site
     db = tmp_path / "archive.db"
     urls = [server.url(f"/news/{n}") for n in range(1, ARTICLES + 1)]
@@ -67,8 +108,8 @@ def test_crawl_and_archive_processes_at_once_lose_nothing_and_never_say_locked(
     config = tmp_path / "scraper.toml"
     config.write_text(f'[crawl]\ndelay = 0\nuser_agent = "{CRAWL_UA}"\n')
     child = CrawlChild(tag_for(tmp_path))
+    server.arm()
     try:
-        seen_before = len(server.requests)
         # Every archiver takes every URL, each starting at another place in the list:
         # the same articles are saved by several processes within milliseconds.
         orders = [urls[i * 7 % ARTICLES:] + urls[:i * 7 % ARTICLES] for i in range(ARCHIVERS)]
@@ -76,8 +117,9 @@ def test_crawl_and_archive_processes_at_once_lose_nothing_and_never_say_locked(
                      for order in orders]
         readers = [scraper_process(command, urls[0], "--db", str(db))
                    for command in ("history", "show", "diff")]
-        # Start the crawl when the archivers' first requests arrive, so all run together.
-        wait_for(lambda: len(server.requests) > seen_before + ARCHIVERS)
+        # Every archiver waits at its first article until the crawl fetches its own first
+        # article, so all of them run together with the crawl.
+        server.wait_held(ARCHIVERS)
         child.start(db=str(db), config=str(config), log=str(tmp_path / "crawl.log"),
                     feed=feed, sitemap=sitemap, pool=True)
         crawl_ended = child.wait()
@@ -85,6 +127,7 @@ def test_crawl_and_archive_processes_at_once_lose_nothing_and_never_say_locked(
     finally:
         child.close()
     crawl_log = (tmp_path / "crawl.log").read_text()
+    assert server.crawl_arrived.is_set(), "the archivers ran out of patience, not together"
     assert crawl_ended.get("exit") == 0, crawl_log
     for process, (out, err) in zip(archivers + readers, outputs):
         assert "locked" not in err and "Traceback" not in err, err
@@ -114,14 +157,30 @@ def test_processes_opening_one_new_file_at_the_same_instant_all_migrate_it_safel
         tmp_path: Path) -> None:
     rounds, processes = 30, 6
     dbs = [str(tmp_path / f"new-{r}.db") for r in range(rounds)]
-    start = time.time() + 2.0  # after every process has imported the scraper
     children = [subprocess.Popen(
-        [sys.executable, str(HERE / "store_child.py"), str(start), "0.08", *dbs],
+        [sys.executable, str(HERE / "store_child.py"), *dbs], stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(processes)]
-    results = [child.communicate(timeout=60) for child in children]
-    for child, (out, err) in zip(children, results):
+    try:
+        for child in children:  # every process has imported the scraper
+            assert child.stdout
+            line = child.stdout.readline()
+            assert json.loads(line or "{}") == {"ready": True}, f"store_child.py said {line!r}"
+        errors: list[list[str | None]] = [[] for _ in children]
+        for _ in dbs:
+            # Each round starts when every process is waiting for it: all open the file
+            # together, however long the round before took on a loaded machine.
+            for child in children:
+                assert child.stdin and child.stdout
+                child.stdin.write("go\n")
+                child.stdin.flush()
+            for child, seen in zip(children, errors):
+                assert child.stdout
+                seen.append(json.loads(child.stdout.readline() or "{}").get("error", "died"))
+    finally:
+        results = [child.communicate(timeout=60) for child in children]
+    for child, seen, (_, err) in zip(children, errors, results):
         assert child.returncode == 0 and err == "", err
-        assert [json.loads(line)["error"] for line in out.splitlines()] == [None] * rounds
+        assert seen == [None] * rounds
     for db in dbs:
         assert_intact(Path(db))
         with closing(sqlite3.connect(db)) as conn:

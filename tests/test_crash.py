@@ -6,7 +6,8 @@ ARTICLES small pages. Kill points:
 
 - ``request-K``: the server kills the crawl when it receives its K-th request, after a
   delay of a few milliseconds (0 = before answering), so kills land while the crawl waits
-  on the network, extracts, or writes;
+  on the network, extracts, or writes; the crawl cannot finish first, as the server holds
+  its later requests and the crawl waits before closing its row (see KillSwitch);
 - ``write-N``: the crawl kills itself inside its N-th write transaction, before COMMIT
   (1 is the schema migration of the new file, 2 marks crawls killed earlier, 3 opens this
   crawl's row, then each article is one transaction, its version and its fetch record
@@ -21,15 +22,19 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 from local_site import CrawlChild, assert_intact, rows, serve_site, tag_for
-from server import Response, Seen, TestServer
+from server import Response, TestServer
+
+pytestmark = pytest.mark.slow  # robustness tests: -m "not slow" skips them
 
 ARTICLES = 16
 REQUESTS = ARTICLES + 3  # robots.txt, the feed, the sitemap, then one per article
 DELAYS = (0.0, 0.004, 0.012, 0.025)  # seconds between the K-th request and the kill
+FAILSAFE = 60.0  # seconds a held request waits for a kill that normally comes in ms
 
 POINTS = (
     [f"request-{k}" for k in (1, 2, 3, 4, 5, 6, 7, 9, 11, 13, 15, 17, 19)]
@@ -39,46 +44,80 @@ POINTS = (
 
 
 class KillSwitch(TestServer):
-    """A TestServer that SIGKILLs a process when it receives the armed request."""
+    """A TestServer that SIGKILLs a crawl at its armed request, and lets it get no further.
+
+    The kill comes ``delay`` s after the armed request is answered (at once, unanswered, for
+    0), and the crawl cannot outrun it: every later request is held unanswered until the kill
+    has landed, and the flag file made before the armed request is answered makes the crawl
+    wait before it closes its row (crawl_child's ``hold_if``). So the kill always lands while
+    the crawl works on the pages it got or waits for the next, its row still ``running``.
+    """
 
     def __init__(self) -> None:
         super().__init__()
-        self._kill_at = -1
+        self._arm_lock = threading.Lock()
+        self._kill_at = 0  # 0: disarmed
+        self._count = 0  # requests since arm()
         self._delay = 0.0
+        self._flag = Path()
         self._pid = 0
         self._pid_known = threading.Event()
+        self._released = threading.Event()  # the kill has landed, or the server stops
 
-    def arm(self, nth: int, delay: float) -> None:
-        """Kill the crawl started next at its nth request from now, ``delay`` s after it."""
-        with self._lock:
-            self._kill_at, self._delay = len(self.requests) + nth, delay
+    def arm(self, nth: int, delay: float, flag: Path) -> None:
+        """Kill the crawl started next at its nth request from now, ``delay`` s after it.
+
+        ``flag`` is created when that request arrives, before it is answered.
+        """
+        with self._arm_lock:
+            self._kill_at, self._count, self._delay, self._flag = nth, 0, delay, flag
             self._pid_known.clear()
+            self._released.clear()
 
     def target(self, pid: int) -> None:
         self._pid = pid
         self._pid_known.set()
 
+    def requests_since_arm(self) -> int:
+        with self._arm_lock:
+            return self._count
+
+    def stop(self) -> None:
+        self._released.set()  # no held request may outlive the server
+        super().stop()
+
     def _next(self, method: str, path: str, headers: dict[str, str]) -> Response:
         response = super()._next(method, path, headers)
-        with self._lock:
-            fire = len(self.requests) == self._kill_at
-        if fire and self._pid_known.wait(10):
-            if self._delay:  # answer first; the kill lands while the crawl works on it
-                threading.Timer(self._delay, _kill, (self._pid,)).start()
-            else:
-                _kill(self._pid)
-        return response
+        with self._arm_lock:
+            if not self._kill_at:
+                return response
+            self._count += 1
+            number, kill_at = self._count, self._kill_at
+        if number > kill_at:
+            return Response(handler=self._hold)
+        if number < kill_at:
+            return response
+        self._flag.touch()
+        if not self._pid_known.wait(FAILSAFE):
+            return response  # no kill: the crawl holds, then fails the test (crawl_child)
+        if self._delay:  # answer first; the kill lands while the crawl works on it
+            threading.Timer(self._delay, self._kill).start()
+            return response
+        self._kill()
+        return Response(handler=self._hold)
 
-    def seen_since(self, start: int) -> list[Seen]:
-        with self._lock:
-            return self.requests[start:]
+    def _kill(self) -> None:
+        try:
+            os.kill(self._pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        with self._arm_lock:
+            self._kill_at = 0
+        self._released.set()
 
-
-def _kill(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    def _hold(self, request: BaseHTTPRequestHandler) -> None:
+        """Answer nothing until the kill has landed: the crawl is dead by then."""
+        self._released.wait(FAILSAFE)
 
 
 @pytest.fixture(scope="module")
@@ -102,19 +141,25 @@ def crawl_job(tmp_path: Path, feed: str, sitemap: str, name: str, **extra: objec
             "log": str(tmp_path / f"{name}.log"), "feed": feed, "sitemap": sitemap, **extra}
 
 
-def kill_at(point: str, child: CrawlChild, server: KillSwitch, job: dict) -> dict[str, int]:
-    """Run the crawl and kill it at ``point``; returns how it ended."""
+def kill_at(point: str, child: CrawlChild, server: KillSwitch, job: dict) -> None:
+    """Run the crawl and kill it at ``point``; fails, saying why, if it was not killed there."""
     kind, _, number = point.partition("-")
     n = int(number)
     if n % 2:
         job["checkpoint"] = 4
     if kind == "write":
         child.start(**job, kill_in_write=n)
-        return child.wait()
-    # the last request gets no delay: the crawl could finish first
-    server.arm(n, 0.0 if n == REQUESTS else DELAYS[n % len(DELAYS)])
-    server.target(child.start(**job, pool=kind == "pool"))
-    return child.wait()
+        ended = child.wait()
+    else:
+        flag = Path(job["log"]).with_suffix(".armed")
+        server.arm(n, DELAYS[n % len(DELAYS)], flag)
+        server.target(child.start(**job, pool=kind == "pool", hold_if=str(flag)))
+        ended = child.wait()
+        made = server.requests_since_arm()
+        assert made >= n, f"{point} is never reached: the crawl made {made} requests ({ended})"
+    log = Path(job["log"]).read_text()
+    assert ended.get("signal") == signal.SIGKILL, f"{point}: the crawl was not killed " \
+        f"({ended}); was the point reached?\n{log}"
 
 
 def finish_and_check(child: CrawlChild, server: KillSwitch, tmp_path: Path, feed: str,
@@ -147,8 +192,7 @@ def test_crawl_killed_at_any_point_leaves_an_intact_archive_and_the_next_crawl_f
         point: str, site: tuple[KillSwitch, str, str], child: CrawlChild,
         tmp_path: Path) -> None:
     server, feed, sitemap = site
-    ended = kill_at(point, child, server, crawl_job(tmp_path, feed, sitemap, "killed"))
-    assert ended.get("signal") == signal.SIGKILL, (tmp_path / "killed.log").read_text()
+    kill_at(point, child, server, crawl_job(tmp_path, feed, sitemap, "killed"))
     assert not child.stray_processes(), "the killed crawl left processes behind"
     db = tmp_path / "archive.db"
     if db.exists():
@@ -164,10 +208,12 @@ def test_crawl_killed_at_any_point_leaves_an_intact_archive_and_the_next_crawl_f
 def test_repeated_kills_on_one_archive_then_one_crawl_finishes_the_work(
         site: tuple[KillSwitch, str, str], child: CrawlChild, tmp_path: Path) -> None:
     server, feed, sitemap = site
+    # Every point is reached whatever the crawls before archived: a kill at request K leaves
+    # at most K - 3 articles archived (discovery makes 3 requests, later ones are held), so
+    # after request-9 and pool-6 at least 16 - 9 = 7 remain, enough for write-9 (1 marks the
+    # killed crawls, 2 opens the row, 3..9 are articles); request-3 is discovery.
     for number, point in enumerate(("write-1", "request-9", "pool-6", "write-9", "request-3")):
-        ended = kill_at(point, child, server,
-                        crawl_job(tmp_path, feed, sitemap, f"killed-{number}"))
-        assert ended.get("signal") == signal.SIGKILL
+        kill_at(point, child, server, crawl_job(tmp_path, feed, sitemap, f"killed-{number}"))
         assert not child.stray_processes()
         assert_intact(tmp_path / "archive.db")
     finish_and_check(child, server, tmp_path, feed, sitemap)

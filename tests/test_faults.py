@@ -37,6 +37,8 @@ from server import Response, TestServer
 
 from scraper.robots import Robots
 
+pytestmark = pytest.mark.slow  # robustness tests: -m "not slow" skips them
+
 ARTICLE = page("article.html")
 ARTICLE_SENTENCE = "The harbour bridge reopened to traffic on Thursday morning"
 

@@ -39,6 +39,8 @@ from scraper.fetch import FetchPolicy, make_client
 from scraper.robots import Robots
 from scraper.sites import Site
 
+pytestmark = pytest.mark.slow  # robustness tests: -m "not slow" skips them
+
 FEEDS = FIXTURES.parent / "feeds"  # the XML attacks discover's own tests use
 RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
 XML = {"Content-Type": "application/xml"}
