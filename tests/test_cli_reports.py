@@ -138,8 +138,13 @@ def crawl_child(tmp_path: Path) -> Iterator[CrawlChild]:
     child.close()
 
 
+@pytest.mark.parametrize(("sig", "code", "line"), [
+    (signal.SIGINT, 130, "scraper: error: interrupted"),
+    (signal.SIGTERM, 143, "scraper: error: terminated (SIGTERM)"),
+], ids=["ctrl-c", "sigterm"])
 def test_crawl_stopped_with_ctrl_c_is_recorded_interrupted_with_its_counts(
-        server: TestServer, crawl_child: CrawlChild, tmp_path: Path) -> None:
+        server: TestServer, crawl_child: CrawlChild, tmp_path: Path, sig: int, code: int,
+        line: str) -> None:
     feed, sitemap = serve_site(server, 8)
     arrived, release = threading.Event(), threading.Event()
 
@@ -156,13 +161,13 @@ def test_crawl_stopped_with_ctrl_c_is_recorded_interrupted_with_its_counts(
                             feed=feed, sitemap=sitemap)
     try:
         assert arrived.wait(60), "the crawl never asked for /news/8"
-        os.kill(pid, signal.SIGINT)
+        os.kill(pid, sig)
         ended = crawl_child.wait()
     finally:
         release.set()
     log = (tmp_path / "crawl.log").read_text()
-    assert ended.get("exit") == 130, log
-    assert log.strip().splitlines()[-1] == "scraper: error: interrupted" and "Traceback" not in log
+    assert ended.get("exit") == code, log
+    assert log.strip().splitlines()[-1] == line and "Traceback" not in log
     stored = rows(db, "SELECT count(*) FROM versions")[0][0]
     assert stored == 7
     assert rows(db, "SELECT status, checked, new_version, discovered FROM crawls") == [

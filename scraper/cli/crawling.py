@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 import click
 
 from ..models import CrawlStatus, Locked
-from .errors import warn
+from .errors import fail, warn
 from .options import config_option, db_option, emit_json, json_option, open_archive
 
 
@@ -49,8 +50,8 @@ def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Pat
     Crawls every site adapter (or the SITEs named, or those in the config file). New
     articles come from the sites' feeds and sitemaps; known ones are re-checked on a
     schedule that slows down as an article stops changing. A crawl started while another
-    runs on the same archive exits at once, touching nothing. Stopped with Ctrl-C, the
-    run is recorded as `interrupted` with what it had done.
+    runs on the same archive exits at once, touching nothing. Stopped with Ctrl-C (exit
+    130) or SIGTERM (exit 143), the run is recorded as `interrupted` with what it had done.
 
     Prints a progress bar on a terminal; otherwise only errors and a one-line summary.
 
@@ -76,7 +77,7 @@ def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Pat
             try:
                 asyncio.run(_run_crawl(archive, config, sites, report, max_time, verbose,
                                        make_pool, run_crawl))
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, Terminated):
                 report.status = CrawlStatus.INTERRUPTED
                 raise
             except BaseException:
@@ -90,6 +91,8 @@ def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Pat
     except Locked as err:
         warn(f"{err}; exiting")
         raise click.exceptions.Exit(1 if fail_if_locked else 0) from None
+    except Terminated:
+        fail("terminated (SIGTERM)", code=143)
     if as_json:
         emit_json(report.to_dict())
     else:
@@ -98,10 +101,42 @@ def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Pat
         raise click.exceptions.Exit(1)
 
 
+class Terminated(Exception):
+    """SIGTERM (systemd stopping the unit, `kill`, a cron wrapper's timeout) ended the crawl."""
+
+
 async def _run_crawl(archive: Any, config: Any, sites: list[Any], report: Any,
                      max_time: float | None, verbose: bool, make_pool: Any,
                      run_crawl: Any) -> Any:
-    """Run the crawl with a progress bar on a terminal, or error lines otherwise."""
+    """Run the crawl with a progress bar on a terminal, or error lines otherwise.
+
+    SIGTERM cancels it as Ctrl-C does, so the run is recorded (``Terminated``).
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    terminated = False
+
+    def on_term() -> None:
+        nonlocal terminated
+        terminated = True
+        if task is not None:
+            task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, on_term)
+    try:
+        return await _crawl_with_progress(archive, config, sites, report, max_time, verbose,
+                                          make_pool, run_crawl)
+    except asyncio.CancelledError:
+        if terminated:
+            raise Terminated() from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
+async def _crawl_with_progress(archive: Any, config: Any, sites: list[Any], report: Any,
+                               max_time: float | None, verbose: bool, make_pool: Any,
+                               run_crawl: Any) -> Any:
     bar: Any = None
     show_bar = sys.stdout.isatty() and not verbose
 

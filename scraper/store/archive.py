@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from ..identity import content_hash, normalize_url, trusted_canonical
-from ..models import Article, NotStorable, Outcome, Page, StoreError
+from ..models import Article, CrawlStatus, NotStorable, Outcome, Page, StoreError
 from ..schedule import DEFAULT_SCHEDULE, next_check
 from ..browse.views import fill_change_stats
 from .connection import ArchiveFile, _insert
@@ -271,9 +271,10 @@ class Archive(ArchiveFile):
         it could close its row.
         """
         with self._write() as conn:
-            ids = [r[0] for r in conn.execute("SELECT id FROM crawls WHERE status = 'running'"
-                                              " ORDER BY id")]
-            conn.execute("UPDATE crawls SET status = 'interrupted' WHERE status = 'running'")
+            ids = [r[0] for r in conn.execute("SELECT id FROM crawls WHERE status = ?"
+                                              " ORDER BY id", [CrawlStatus.RUNNING])]
+            conn.execute("UPDATE crawls SET status = ? WHERE status = ?",
+                         [CrawlStatus.INTERRUPTED, CrawlStatus.RUNNING])
         return ids
 
     def start_crawl(self, sites: Sequence[str], started_at: str | None = None) -> int:
@@ -281,7 +282,7 @@ class Archive(ArchiveFile):
         with self._write():
             table = self.db.table("crawls")
             table.insert({"started_at": started_at or utc_now(),
-                          "sites": json.dumps(list(sites)), "status": "running"})
+                          "sites": json.dumps(list(sites)), "status": CrawlStatus.RUNNING.value})
             return int(table.last_pk)  # type: ignore[arg-type]
 
     def finish_crawl(self, crawl_id: int, counts: dict[str, int], status: str) -> None:
