@@ -243,6 +243,11 @@ async def _follow(
             raise _Retry(Network(f"{reason} fetching {current}", url=current), reason) from exc
         except Network as exc:  # a corrupt or truncated body: retried like a reset
             raise _Retry(exc, str(exc).removesuffix(f": {current}")) from exc
+        except UnicodeError as exc:
+            # httpx reads a redirect's Location before we see it (even when not following);
+            # a host IDNA refuses (xn--zz.com) raises there, as an IDNAError
+            msg = f"redirect from {current} to a host that is not a valid name refused ({exc})"
+            raise BadURL(msg, url=current) from exc
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:

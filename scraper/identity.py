@@ -138,7 +138,7 @@ def check_http_url(url: str) -> str:
         raise BadURL(f"not an http(s) URL: {url!r}", url=url)
     if port == 0:
         raise BadURL(f"not a valid port in URL: {url!r}", url=url)
-    if not _valid_host(parts.hostname):
+    if not _valid_host(parts.hostname) or not is_web_url(url):
         raise BadURL(f"not a valid host in URL: {url!r}", url=url)
     return url
 

@@ -50,12 +50,17 @@ class OverCap(ValueError):
 
 
 def is_web_url(url: str) -> bool:
-    """True for an http(s) URL with a host that httpx can request: the only kind we fetch."""
+    """True for an http(s) URL with a host that httpx can request: the only kind we fetch.
+
+    The one test of "is this a URL we would request", for what a user types, a page's links
+    and a redirect alike. A host IDNA refuses (``xn--zz.com``, digits of another script) is
+    no host: httpx raises on it only when ``.host`` is read (an IDNAError, a UnicodeError).
+    """
     try:
         u = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError):
+        return u.scheme in WEB_SCHEMES and bool(u.host)
+    except (httpx.InvalidURL, TypeError, ValueError):  # IDNAError and UnicodeError included
         return False
-    return u.scheme in WEB_SCHEMES and bool(u.host)
 
 
 def web_url(url: str | None, base: str = "") -> str | None:

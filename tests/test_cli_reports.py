@@ -221,3 +221,43 @@ def test_diff_of_an_article_with_one_version_is_a_friendly_exit_0(
     assert out.startswith(f"{url} has one version so far (v1, ") and "nothing to compare" in out
     code, out, _ = run("diff", url, "--db", str(db), "--json")
     assert code == 0 and json.loads(out)["chunks"] == [] and json.loads(out)["to"] == 1
+
+
+# Found in review: hosts that IDNA refuses ("xn--zz", Arabic-Indic digits) anywhere a URL
+# comes in: typed by the user, a page's canonical link, a feed's link, a redirect.
+BAD_IDNA_HOSTS = ("xn--zz.com", "\u0661\u0662\u0663.com")
+
+
+@pytest.mark.parametrize("host", BAD_IDNA_HOSTS)
+def test_archive_of_a_host_idna_refuses_is_a_usage_error(db: Path, host: str) -> None:
+    code, out, err = run("archive", f"http://{host}/news/1", "--db", str(db))
+    assert (code, out) == (2, "")
+    assert err.startswith("scraper: error: not a valid host") and len(err.splitlines()) == 1
+    assert not db.exists()
+
+
+def test_a_canonical_link_on_a_host_idna_refuses_is_ignored(server: TestServer, db: Path) -> None:
+    bad = f"https://xn--zz.{'127.0.0.1'}/2023/04/17/x-a80850"
+    html = page().replace("<head>", f'<head><link rel="canonical" href="{bad}">', 1)
+    server.route(ARTICLE, Response.html(html))
+    code, out, err = run("archive", server.url(ARTICLE), "--db", str(db))
+    assert code == 0 and out.strip().endswith("new version 1"), err
+
+
+def test_a_redirect_to_a_host_idna_refuses_is_one_error_line(server: TestServer,
+                                                            db: Path) -> None:
+    server.route("/moved", Response.redirect("http://xn--zz.com/news/1"))
+    code, _, err = run("archive", server.url("/moved"), "--db", str(db))
+    assert code == 1 and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and "to a host that is not a valid name" in err
+
+
+def test_discover_skips_feed_links_on_a_host_idna_refuses(
+        local_news: LocalNews, server: TestServer, db: Path) -> None:
+    server.route("/rss", Response(200, (
+        "<rss><channel><item><link>http://xn--zz.com/news/9</link></item>"
+        f"<item><link>{server.url('/news/1')}</link></item></channel></rss>").encode(),
+        {"Content-Type": "application/rss+xml"}))
+    code, out, err = run("discover", "localnews", "--db", str(db), "--all")
+    assert code == 0 and "Traceback" not in err
+    assert server.url("/news/1") in out and "xn--zz" not in out

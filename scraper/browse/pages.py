@@ -20,6 +20,7 @@ from datasette.views.base import DatasetteError
 from markupsafe import Markup, escape
 
 from ..diff import Chunk, changed_fields, changed_paragraphs, format_field, word_diff, words_changed
+from ..web import is_web_url
 from .archives import archive_names
 from .views import DIFF_PATH
 
@@ -62,8 +63,7 @@ async def diff_page(datasette: Datasette, request: Request) -> Response:
     context: dict[str, Any] = {
         "database": db.name, "article": dict(article), "timeline": timeline,
         # only a web URL becomes a link: never a javascript: one, whatever the database holds
-        "article_link": article["url"] if article["url"].startswith(("http://", "https://"))
-        else None,
+        "article_link": article["url"] if is_web_url(article["url"]) else None,
         "old": old, "new": new, "full": full, "db_arg": db_arg,
         "form_action": datasette.urls.path(base),
         "toggle_href": page_url(datasette, base, {**({"from": old_n} if old_n else {}), "to": new_n,

@@ -12,7 +12,12 @@ import click
 
 from ..models import UsageError
 from .options import (
-    check_url, db_option, emit_json, json_option, user_agent_option, verbose_option,
+    check_url,
+    db_option,
+    emit_json,
+    json_option,
+    user_agent_option,
+    verbose_option,
 )
 
 
@@ -147,6 +152,7 @@ def _own_url(html: str) -> str:
     from selectolax.lexbor import LexborHTMLParser
 
     from ..metadata import head_metadata
+    from ..web import is_web_url
 
     found = head_metadata(LexborHTMLParser(html)).get("canonical_url") or ""
-    return found if found.startswith(("http://", "https://")) else ""
+    return found if is_web_url(found) else ""

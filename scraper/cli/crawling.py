@@ -183,7 +183,8 @@ def discover(site_name: str, db: Path, as_json: bool, config_path: Path | None,
     from datetime import datetime, timezone
 
     from ..config import load_config
-    from ..discover import discover as find_links, select
+    from ..discover import discover as find_links
+    from ..discover import select
     from ..fetch import make_client, policy_for
     from ..identity import article_key
     from ..robots import Robots

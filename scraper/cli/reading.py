@@ -9,7 +9,13 @@ from typing import Any
 import click
 
 from .options import (
-    VERSION_NUMBER, db_option, emit_json, find_article, find_version, json_option, open_archive,
+    VERSION_NUMBER,
+    db_option,
+    emit_json,
+    find_article,
+    find_version,
+    json_option,
+    open_archive,
 )
 
 
@@ -82,7 +88,12 @@ def diff(url: str, old: int | None, new: int | None, color: bool | None, db: Pat
     Example: scraper diff https://www.bbc.com/news/articles/clymn8zyrp9o --from 1 --to 3
     """
     from ..diff import (
-        changed_fields, changed_paragraphs, format_field, render_plain, word_diff, words_changed,
+        changed_fields,
+        changed_paragraphs,
+        format_field,
+        render_plain,
+        word_diff,
+        words_changed,
     )
 
     store = open_archive(db)

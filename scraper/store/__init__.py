@@ -10,8 +10,16 @@
 from __future__ import annotations
 
 from .archive import (
-    CRAWL_COUNTS, FETCH_COLUMNS, HTML_ZLIB_LEVEL, OUTCOMES, STATES, Archive, SaveResult, Schedule,
-    page_html, utc_now,
+    CRAWL_COUNTS,
+    FETCH_COLUMNS,
+    HTML_ZLIB_LEVEL,
+    OUTCOMES,
+    STATES,
+    Archive,
+    SaveResult,
+    Schedule,
+    page_html,
+    utc_now,
 )
 from .connection import BUSY_TIMEOUT_S, ArchiveFile
 from .schema import MIGRATIONS, SCHEMA_VERSION, check_archive_file

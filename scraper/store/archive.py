@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
+from ..browse.views import fill_change_stats
 from ..identity import content_hash, normalize_url, trusted_canonical
 from ..models import Article, CrawlStatus, NotStorable, Outcome, Page, StoreError
 from ..schedule import DEFAULT_SCHEDULE, next_check
-from ..browse.views import fill_change_stats
 from .connection import ArchiveFile, _insert
 
 # Level 6 costs about 3x the CPU of level 1 (4.3 ms vs 1.5 ms a page) for little size gain.

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from ..models import SchemaTooNew, StoreError
 from ..browse.views import ensure_views
+from ..models import SchemaTooNew, StoreError
 
 SCHEMA_VERSION = 4
 
