@@ -261,3 +261,23 @@ def test_discover_skips_feed_links_on_a_host_idna_refuses(
     code, out, err = run("discover", "localnews", "--db", str(db), "--all")
     assert code == 0 and "Traceback" not in err
     assert server.url("/news/1") in out and "xn--zz" not in out
+
+
+# Found by a newcomer's walk and the review
+def test_diff_from_the_latest_version_says_there_is_nothing_after_it(
+        server: TestServer, db: Path) -> None:
+    url = archive_two_versions(server, db)
+    code, out, err = run("diff", url, "--from", "2", "--db", str(db))
+    assert (code, err) == (0, "")
+    assert out.strip() == (f"{url}: nothing to compare v2 with: it is the latest version "
+                           "(it has 2 versions)")
+    code, out, _ = run("diff", url, "--from", "1", "--to", "1", "--db", str(db))
+    assert code == 0 and "--from and --to name the same version" in out
+
+
+def test_diff_with_color_keeps_its_escapes_in_a_pipe(server: TestServer, db: Path) -> None:
+    url = archive_two_versions(server, db)
+    code, out, _ = run("diff", url, "--color", "--db", str(db))  # CliRunner's stdout: no tty
+    assert code == 0 and "\x1b[" in out and "later" in out
+    code, out, _ = run("diff", url, "--db", str(db))
+    assert "\x1b[" not in out and "{+later+}" in out

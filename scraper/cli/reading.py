@@ -104,6 +104,12 @@ def diff(url: str, old: int | None, new: int | None, color: bool | None, db: Pat
                             as_json=as_json)
         return
     a = find_version(store, article, b["version"] - 1 if old is None else old)
+    if a["version"] == b["version"]:  # --from N alone with N the latest, or --from N --to N
+        why = ("it is the latest version" if new is None
+               else "--from and --to name the same version")
+        click.echo(f"{article['url']}: nothing to compare v{a['version']} with: {why} "
+                   f"(it has {len(store.versions(article['id']))} versions)")
+        return
     chunks = word_diff(a["text"], b["text"])
     added, removed = words_changed(chunks)
     fields = changed_fields(a, b)
@@ -123,7 +129,8 @@ def diff(url: str, old: int | None, new: int | None, color: bool | None, db: Pat
             click.echo(f"{field}: {format_field(a.get(field))} → {format_field(b.get(field))}")
     for paragraph in changed_paragraphs(chunks):
         click.echo()
-        click.echo(render_plain(paragraph, color=color).strip())
+        # color= so that --color keeps its escapes in a pipe (less -R), where click strips them
+        click.echo(render_plain(paragraph, color=color).strip(), color=color)
 
 
 def _nothing_to_compare(article: dict[str, Any], first: dict[str, Any], count: int,
