@@ -73,6 +73,13 @@ class CrawlReport:
     status: CrawlStatus = CrawlStatus.FINISHED  # or TIMED_OUT; the CLI sets the others
     counts: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    planned: int = 0  # URLs queued after discovery
+
+    def stopped(self, status: CrawlStatus) -> None:
+        """End the report early (Ctrl-C, SIGTERM): what was queued and not done is skipped."""
+        self.status = status
+        done = self.counts["checked"] + self.counts["skipped"]
+        self.counts["skipped"] += max(0, self.planned - done)
 
     def summary(self) -> str:
         """The one-line summary cron mails."""
@@ -226,6 +233,7 @@ async def run_crawl(
     async with make_client(policy_for(None, config.defaults), transport=transport) as client:
         jobs = await _plan(client, archive, config, sites, policies, robots, report, sleep,
                            deadline)
+        report.planned = len(jobs)
         on_total(len(jobs))
         queues: dict[str, asyncio.Queue[Job]] = {}
         gates: dict[str, HostGate] = {}

@@ -167,11 +167,14 @@ def test_crawl_stopped_with_ctrl_c_is_recorded_interrupted_with_its_counts(
         release.set()
     log = (tmp_path / "crawl.log").read_text()
     assert ended.get("exit") == code, log
-    assert log.strip().splitlines()[-1] == line and "Traceback" not in log
+    *_, summary, last = log.strip().splitlines()
+    assert last == line and "Traceback" not in log
+    assert summary.startswith("crawl 1: 8 discovered, 7 checked, 7 new version, 1 skipped in ")
+    assert summary.endswith(" s (interrupted)")
     stored = rows(db, "SELECT count(*) FROM versions")[0][0]
     assert stored == 7
-    assert rows(db, "SELECT status, checked, new_version, discovered FROM crawls") == [
-        ("interrupted", 7, 7, 8)]
+    assert rows(db, "SELECT status, checked, new_version, discovered, skipped FROM crawls") == [
+        ("interrupted", 7, 7, 8, 1)]
 
 
 # 6. a User-Agent that cannot be sent

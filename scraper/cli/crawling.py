@@ -78,7 +78,8 @@ def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Pat
                 asyncio.run(_run_crawl(archive, config, sites, report, max_time, verbose,
                                        make_pool, run_crawl))
             except (KeyboardInterrupt, Terminated):
-                report.status = CrawlStatus.INTERRUPTED
+                report.stopped(CrawlStatus.INTERRUPTED)
+                click.echo(report.summary())
                 raise
             except BaseException:
                 report.status = CrawlStatus.FAILED
