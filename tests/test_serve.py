@@ -66,6 +66,22 @@ def test_serve_on_port_0_prints_the_port_it_listens_on(tmp_path: Path) -> None:
     assert "Traceback" not in child.stderr.read()
 
 
+def test_serve_stopped_with_ctrl_c_exits_0_without_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "archive.db"
+    build_archive(path)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "scraper", "serve", "--port", "0", "--db", str(path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert child.stderr is not None
+    try:
+        assert "Serving" in _line_within(child.stderr, 60)
+    finally:
+        os.kill(child.pid, signal.SIGINT)
+        code = child.wait(timeout=30)
+    rest = child.stderr.read()
+    assert code == 0 and "error" not in rest and "Traceback" not in rest, rest
+
+
 def _line_within(stream: IO[str], seconds: float) -> str:
     """The next line of a child's stream; fails if none comes within ``seconds``."""
     with selectors.DefaultSelector() as selector:

@@ -116,11 +116,14 @@ def serve(db: Path, host: str, port: int, open_browser: bool) -> None:
     port = int(sock.getsockname()[1])
     ds = build_datasette(db)
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}/{ds.get_database().route}"
-    click.echo(f"Serving {db} on {url}", err=True)
-    if open_browser:
-        webbrowser.open(url)
     config = uvicorn.Config(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
-    uvicorn.Server(config).run(sockets=[sock])
+    try:  # from the line on, Ctrl-C is how the server is stopped: no error, exit 0
+        click.echo(f"Serving {db} on {url}", err=True)
+        if open_browser:
+            webbrowser.open(url)
+        uvicorn.Server(config).run(sockets=[sock])  # re-raises the Ctrl-C it stopped on
+    except KeyboardInterrupt:
+        click.echo("Stopped.", err=True)
 
 
 def _listen(host: str, port: int) -> socket.socket:
