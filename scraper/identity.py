@@ -177,13 +177,17 @@ def trusted_canonical(url: str, canonical_url: str | None) -> str | None:
     return canonical_url
 
 
-def article_key(site: Site, url: str, canonical_url: str | None) -> str:
+def article_key(site: Site, url: str, canonical_url: str | None, *,
+                mirror: bool = False) -> str:
     """The archive identity of an article: the site's own key, or the normalised URL.
 
     A canonical URL counts only when it is trusted and, for a site with an article URL
     pattern, matches it: many section pages' canonical would merge unrelated stories.
+    Trusted means on the page's own site; with ``mirror`` (the user named the adapter for a
+    page served elsewhere: ``archive --site``) a canonical on the adapter's domains too.
     """
-    canonical = trusted_canonical(url, canonical_url)
+    canonical = trusted_canonical(url, canonical_url) or (
+        _on_adapter_domains(site, canonical_url) if mirror else None)
     if canonical and site.article_path and not site.is_article_url(canonical):
         canonical = None
     for candidate in (canonical, url):
@@ -192,6 +196,20 @@ def article_key(site: Site, url: str, canonical_url: str | None) -> str:
             if key:
                 return f"{site.name}:{key}"
     return normalize_url(canonical or url)
+
+
+def _on_adapter_domains(site: Site, canonical_url: str | None) -> str | None:
+    """A canonical URL on the adapter's own domains, whatever host served the page.
+
+    Only for a page whose adapter the user chose (``--site`` for a mirror or a saved copy
+    served locally): its canonical link to the site is then the article's identity, so the
+    copies and the original are one article. Never for a crawl, where an off-site redirect
+    must not let a page claim the site's article.
+    """
+    if (not canonical_url or not site.domains or not is_web_url(canonical_url)
+            or not site.matches(canonical_url) or urlsplit(canonical_url).path in ("", "/")):
+        return None
+    return canonical_url
 
 
 def _normalize_text(value: str | None) -> str:

@@ -75,12 +75,15 @@ async def archive_url(
     extractor: Extractor = extract_inline,
     schedule: Schedule = DEFAULT_SCHEDULE,
     sleep: Sleep | None = None,
+    mirror: bool = False,
 ) -> Result:
     """Fetch, extract and store ``url``; record the attempt; never raise for a bad page.
 
     ``policy`` is how to fetch (see ``scraper.fetch``); None: the site's own
     (``policy_for(site)``). ``known`` is the article's row when the caller already has it
-    (a re-check). A 304, or the same bytes as last time, skips extraction.
+    (a re-check). A 304, or the same bytes as last time, skips extraction. ``mirror``: the
+    user chose ``site`` for a page served elsewhere, so a canonical link on the site's
+    domains gives the identity (see ``identity.article_key``).
     """
     started, clock = utc_now(), time.monotonic()
     page: Page | None = None
@@ -118,7 +121,7 @@ async def archive_url(
             raise ExtractError(f"extraction failed on {url}: {type(exc).__name__}: {exc}") from exc
         # a known article keeps its identity even when its canonical URL or redirect changed
         key = known["article_key"] if known else article_key(
-            site, page.final_url, article.canonical_url)
+            site, page.final_url, article.canonical_url, mirror=mirror)
         saved = archive.save(article, page, site_name=site.name, key=key, fetched_at=started,
                              raw_hash=raw_hash, schedule=schedule, fetch=fetch_row())
         return Result(url, saved.outcome, version=saved.version, status=page.status,

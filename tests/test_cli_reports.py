@@ -284,3 +284,19 @@ def test_diff_with_color_keeps_its_escapes_in_a_pipe(server: TestServer, db: Pat
     assert code == 0 and "\x1b[" in out and "later" in out
     code, out, _ = run("diff", url, "--db", str(db))
     assert "\x1b[" not in out and "{+later+}" in out
+
+
+def test_saved_copies_archived_with_site_are_one_article_with_the_sites_identity(
+        server: TestServer, db: Path) -> None:
+    # Two saved copies of one Moscow Times article served locally, under other paths: their
+    # canonical links name the site's -a80850 id, and --site says whose pages they are.
+    server.route("/copy-1.html", Response.html(page()))
+    server.route("/copy-2.html", Response.html(page("seed-edited-headline.html")))
+    for copy, result in (("/copy-1.html", "new version 1"), ("/copy-2.html", "new version 2")):
+        code, out, err = run("archive", server.url(copy), "--db", str(db))
+        assert code == 0 and out.strip().endswith(result), err
+    original = "https://www.themoscowtimes.com" + ARTICLE
+    code, out, _ = run("history", original, "--db", str(db))
+    assert code == 0 and "v1" in out and "v2" in out
+    code, out, _ = run("diff", original, "--db", str(db), "--no-color")
+    assert code == 0 and "title: " in out

@@ -112,6 +112,18 @@ def test_foreign_canonical_is_ignored() -> None:
         "https://evil.test/copy")
 
 
+def test_a_mirror_named_with_its_adapter_takes_the_sites_identity_from_its_canonical() -> None:
+    # `archive --site numbered http://127.0.0.1:8000/saved.html`: the user vouches for it
+    assert article_key(Numbered(), "http://127.0.0.1:8000/saved.html",
+                       "https://www.example.com/x-a1", mirror=True) == "numbered:1"
+    # but never another site's domains, nor its home page
+    assert article_key(Numbered(), "http://127.0.0.1:8000/saved.html",
+                       "https://example.org/x-a1", mirror=True) == (
+        "http://127.0.0.1:8000/saved.html")
+    assert article_key(Numbered(), "http://127.0.0.1:8000/saved.html",
+                       "https://example.com/", mirror=True) == "http://127.0.0.1:8000/saved.html"
+
+
 @pytest.mark.parametrize(("url", "canonical", "trusted"), [
     ("https://m.example.com/a", "https://www.example.com/a", True),
     ("https://example.com/a", "https://www.example.com/a", True),

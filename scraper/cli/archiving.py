@@ -71,8 +71,10 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
                 robots = Robots()  # consulted only when the policy respects it
                 results = []
                 for url in wanted:
+                    # --site: the page may be a mirror or a saved copy; its canonical
+                    # link to the site's own domains is the article's identity
                     result = await archive_url(client, store, url, policy(url), robots=robots,
-                                               site=site)
+                                               site=site, mirror=site is not None)
                     if not as_json:
                         click.echo(f"{url}  {result.describe()}", err=not result.ok)
                     results.append(result)
