@@ -100,10 +100,17 @@ def _package() -> ModuleType:
     return module
 
 
+_NAME = re.compile(r"[a-z][a-z0-9_-]*")
+
+
 def _check(cls: type[Site], where: str) -> None:
     """Refuse an adapter without a name or with a regex that does not compile."""
     if not cls.name:
         raise ScraperError(f"the site adapter {cls.__name__} in {where} has no name")
+    if not _NAME.fullmatch(cls.name):
+        # a name is typed on the command line, a config table key and a `site` column value
+        raise ScraperError(f"{where}: the site name {cls.name!r} must be lower-case letters, "
+                           "digits, '_' or '-', starting with a letter")
     for field in ("article_path", "article_id"):
         try:
             pattern = re.compile(getattr(cls, field) or "")

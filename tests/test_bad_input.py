@@ -157,7 +157,7 @@ CASES: dict[str, Case] = {
                                         "unknown site 'nosuchsite'"),
     "archive --site unknown": Case(("archive", URL, "--site", "nosuch", *DB), 2,
                                    "unknown site 'nosuch'"),
-    "config override of an unknown site": Case(("crawl", *CFG, *DB), 2, "unknown site 'bbcc'",
+    "config override of an unknown site": Case(("crawl", *CFG, *DB), 2, "scraper.toml [sites.bbcc]: unknown site 'bbcc'",
                                                _config("[sites.bbcc]\ndelay = 2\n")),
     # missing or unreadable files
     "extract of a missing file": Case(("extract", "missing.html"), 2, "No such file"),

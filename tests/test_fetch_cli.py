@@ -53,7 +53,7 @@ def test_archive_without_v_logs_no_retries(tmp_path: Path,
 def test_sites_counts_news_sitemaps_apart_from_archive_sitemaps() -> None:
     result = CliRunner().invoke(cli, ["sites"])
     guardian = next(line for line in result.stdout.splitlines() if line.startswith("theguardian"))
-    assert "[4 feeds, 1 news sitemaps, 0 sitemaps]" in guardian
+    assert "[4 feeds, 1 news sitemap, 0 sitemaps]" in guardian
     rows = json.loads(CliRunner().invoke(cli, ["sites", "--json"]).stdout)
     bbc = next(row for row in rows if row["name"] == "bbc")
     assert len(bbc["news_sitemaps"]) == 2 and bbc["sitemaps"] == []

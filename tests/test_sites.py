@@ -303,6 +303,8 @@ def test_article_key_of_every_corpus_url(name: str) -> None:
      "    article_path = r'^/(unclosed'\n", "article_path is not a valid regex"),
     ("from scraper.sites import Site\nclass Bad(Site):\n    name = 'bad'\n"
      "    article_id = r'-a\\d+$'\n", "sites/zz_broken.py: article_id needs a (group)"),
+    ("from scraper.sites import Site\nclass Bad(Site):\n    name = 'Bad Name'\n",
+     "sites/zz_broken.py: the site name 'Bad Name' must be lower-case letters"),
 ])
 def test_a_broken_adapter_is_one_clear_error(source: str, message: str) -> None:
     import sys

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from ..models import CrawlStatus, Locked
+from ..models import CrawlStatus, Locked, UnknownSite
 from .errors import fail, warn
 from .options import config_option, db_option, emit_json, json_option, open_archive
 
@@ -64,8 +64,11 @@ def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Pat
 
     config = load_config(config_path)
     sites = _crawl_sites(site_names, config.sites)
-    for name in config.overrides:
-        site_named(name)  # a typo in [sites.NAME] is an error, not a silent no-op
+    for name in config.overrides:  # a typo in [sites.NAME] is an error, not a silent no-op
+        try:
+            site_named(name)
+        except UnknownSite as err:
+            raise UnknownSite(f"{config.source} [sites.{name}]: {err}") from None
     check_archive_file(db)  # a file we cannot use is refused before the lock file is made
     try:
         with crawl_lock(db), Archive(db) as archive:

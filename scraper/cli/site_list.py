@@ -24,6 +24,10 @@ def sites(as_json: bool) -> None:
         return
     for row in rows:
         domains = ", ".join(row["domains"]) or "(every other domain)"
-        click.echo(f"{row['name']:16} {domains}  "
-                   f"[{len(row['feeds'])} feeds, {len(row['news_sitemaps'])} news sitemaps, "
-                   f"{len(row['sitemaps'])} sitemaps]")
+        counts = ", ".join(_count(len(row[key]), noun) for key, noun in (
+            ("feeds", "feed"), ("news_sitemaps", "news sitemap"), ("sitemaps", "sitemap")))
+        click.echo(f"{row['name']:16} {domains}  [{counts}]")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
