@@ -89,3 +89,22 @@ def test_one_letter_keywords_and_case_duplicates_are_dropped() -> None:
 ])
 def test_tag_list_splits_and_refuses_codes(value: object, tags: list[str]) -> None:
     assert tag_list(value) == tags
+
+
+FIXTURES = ROOT / "tests" / "fixtures" / "tags"
+
+
+@pytest.mark.parametrize(("name", "url", "tags"), [
+    ("comma-tags", "https://www.example.org/world/2024/feb/24/ferry-strike-ends",
+     ["Spain", "Europe", "World news"]),
+    ("reuters-sections",
+     "https://www.reuters.com/business/harbour-operator-posts-record-quarter-2024-03-07/",
+     ["Business", "Asia Pacific", "World"]),
+    ("bbc-topic-links", "https://www.bbc.com/news/articles/c0harbour1x",
+     ["Harbours", "Ferries", "Local government"]),
+], ids=["comma-string", "reuters-codes", "bbc-topic-links"])
+def test_tags_of_team_written_pages(name: str, url: str, tags: list[str]) -> None:
+    # the same three shapes as the corpus pages above, in pages of our own: no corpus needed
+    result = CliRunner().invoke(cli, ["extract", str(FIXTURES / f"{name}.html"), "--url", url])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["tags"] == tags
