@@ -48,6 +48,8 @@ class Result:
             return f"new version {self.version}"
         if self.outcome.ok:
             return self.outcome.label
+        if self.outcome == Outcome.GONE and self.article_id is None:
+            return f"not found: {self.error}"  # never archived: nothing is "gone"
         return f"{self.outcome.label}: {self.error}"
 
     def to_dict(self) -> dict[str, object]:
@@ -130,7 +132,8 @@ async def archive_url(
         status = getattr(err, "status", None) or (page.status if page else None)
         # one line, whatever the layer below put in its message (fetches.error, the CLI)
         result = Result(url, err.outcome, status=status, error=" ".join(str(err).split()),
-                         attempts=getattr(err, "attempts", None) or None)
+                         attempts=getattr(err, "attempts", None) or None,
+                         article_id=known["id"] if known else None)
     row = fetch_row(outcome=result.outcome, error=result.error, status=result.status)
     if page is None:
         row["attempts"] = result.attempts

@@ -92,6 +92,15 @@ def test_etag_revalidation_prints_not_modified(server: TestServer, db: Path) -> 
     assert outcomes == ["new_version", "not_modified"]
 
 
+def test_an_archived_article_that_answers_404_is_gone(server: TestServer, db: Path) -> None:
+    server.route("/a", Response.html(page()), Response(404, b"nope", {"Content-Type": "text/html"}))
+    assert run("archive", server.url("/a"), "--db", str(db))[0] == 0
+    code, _, err = run("archive", server.url("/a"), "--db", str(db))
+    assert code == 1 and "gone: HTTP 404" in err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select state from articles").fetchone()[0] == "gone"
+
+
 def test_history_and_show(server: TestServer, db: Path) -> None:
     url = server.url(ARTICLE)
     server.route(ARTICLE, Response.html(page()))
@@ -118,6 +127,7 @@ def test_failed_url_exits_1_with_one_line_and_no_version(server: TestServer, db:
     code, out, err = run("archive", server.url("/gone"), "--db", str(db))
     assert code == 1
     assert len(err.strip().splitlines()) == 1 and "404" in err
+    assert "not found: HTTP 404" in err  # never archived: "gone" would say it once existed
     assert count(db, "versions") == 0
     with sqlite3.connect(db) as conn:
         assert conn.execute("select outcome from fetches").fetchone()[0] == "gone"
