@@ -231,7 +231,8 @@ CASES: dict[str, Case] = {
 }
 # A corrupt file and a newer schema, for every command that opens the archive.
 for command, args in {"history": (URL,), "show": (URL,), "diff": (URL,), "archive": (URL,),
-                      "crawl": (), "serve": (), "discover": ("themoscowtimes",)}.items():
+                      "crawl": (), "serve": (), "stats": (),
+                      "discover": ("themoscowtimes",)}.items():
     CASES[f"{command} of a corrupt database"] = Case(
         (command, *args, *DB), 1, "is not a SQLite database", _corrupt,
         real=command in ("history", "crawl"))

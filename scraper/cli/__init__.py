@@ -16,6 +16,7 @@ from .crawling import crawl, discover
 from .errors import ScraperGroup
 from .reading import diff, history, show
 from .site_list import sites
+from .status import stats
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -38,7 +39,7 @@ def _serve() -> click.Command:
 
 
 for command in (archive, history, show, diff, extract_command, crawl, discover, sites,
-                _serve()):
+                stats, _serve()):
     cli.add_command(command)
 
 
