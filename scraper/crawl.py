@@ -41,6 +41,7 @@ from .pipeline import Result, archive_url
 from .robots import Robots
 from .sites import Site
 from .store import CRAWL_COUNTS, Archive
+from .store.takedown import key_hash, tombstones
 
 log = logging.getLogger("scraper.crawl")
 
@@ -320,6 +321,7 @@ async def _plan(client: httpx.AsyncClient, archive: Archive, config: Config, sit
         report.status = CrawlStatus.TIMED_OUT
         await asyncio.gather(*pending, return_exceptions=True)
     jobs: list[Job] = []
+    taken_down = tombstones(archive)  # what `scraper forget` removed is never queued again
     for site, task in zip(finders, tasks):
         if task.cancelled():
             log.warning("discovery for %s did not finish within --max-time", site.name)
@@ -332,7 +334,8 @@ async def _plan(client: httpx.AsyncClient, archive: Archive, config: Config, sit
         keys = {link.url: article_key(site, link.url, None) for link in links}
         known = archive.known(list(keys.values()), list(keys))
         fresh = select(links, site,
-                       known=lambda url: url in known or keys.get(url) in known,
+                       known=lambda url: url in known or keys.get(url) in known
+                       or key_hash(url) in taken_down or key_hash(keys[url]) in taken_down,
                        max_age=config.for_site(site.name).max_age, now=now)
         report.counts["discovered"] += len(fresh)
         jobs += [Job(site, link.url) for link in fresh]

@@ -42,7 +42,7 @@ class Outcome(StrEnum):
     UNCHANGED = "unchanged"        # fetched, and the content is the latest version's
     NOT_MODIFIED = "not_modified"  # the server answered 304 to a conditional GET
     GONE = "gone"                  # 404 or 410: the article was taken down
-    BLOCKED = "blocked"            # robots.txt disallows it
+    BLOCKED = "blocked"            # robots.txt disallows it, or `scraper forget` removed it
     NO_ARTICLE = "no_article"      # the page holds no article (error page, captcha, teaser)
     ERROR = "error"                # anything else: network, HTTP status, size, type
 

@@ -22,6 +22,7 @@ from .robots import Robots
 from .schedule import DEFAULT_SCHEDULE
 from .sites import Site, site_for
 from .store import Archive, Schedule, utc_now
+from .store.takedown import forgotten
 
 log = logging.getLogger("scraper.pipeline")
 
@@ -57,6 +58,11 @@ class Result:
                 "status": self.status, "error": self.error}
 
 
+def _forgotten(url: str, when: str) -> Result:
+    return Result(url, Outcome.BLOCKED, error=f"forgotten on {when} (scraper forget): not "
+                  "archived again (--force to archive it)")
+
+
 Extractor = Callable[[str, str, Site], Awaitable[Article]]
 
 
@@ -78,6 +84,7 @@ async def archive_url(
     schedule: Schedule = DEFAULT_SCHEDULE,
     sleep: Sleep | None = None,
     mirror: bool = False,
+    force: bool = False,
 ) -> Result:
     """Fetch, extract and store ``url``; record the attempt; never raise for a bad page.
 
@@ -85,7 +92,9 @@ async def archive_url(
     (``policy_for(site)``). ``known`` is the article's row when the caller already has it
     (a re-check). A 304, or the same bytes as last time, skips extraction. ``mirror``: the
     user chose ``site`` for a page served elsewhere, so a canonical link on the site's
-    domains gives the identity (see ``identity.article_key``).
+    domains gives the identity (see ``identity.article_key``). An article that `scraper
+    forget` removed is not fetched again (outcome ``blocked``, and no ``fetches`` row that
+    would name it) unless ``force``.
     """
     started, clock = utc_now(), time.monotonic()
     page: Page | None = None
@@ -102,7 +111,10 @@ async def archive_url(
         url = check_http_url(url)
         site = site or site_for(url)
         if known is None:
-            known = archive.find_article(url, article_key(site, url, None))
+            key = article_key(site, url, None)
+            if not force and (when := forgotten(archive, [url, key])):
+                return _forgotten(url, when)  # no fetch, and no row that names the URL
+            known = archive.find_article(url, key)
         etag, last_modified = (known["etag"], known["last_modified"]) if known else (None, None)
         page = await fetch(client, url, policy or policy_for(site), robots=robots, etag=etag,
                            last_modified=last_modified, sleep=sleep)
@@ -124,6 +136,8 @@ async def archive_url(
         # a known article keeps its identity even when its canonical URL or redirect changed
         key = known["article_key"] if known else article_key(
             site, page.final_url, article.canonical_url, mirror=mirror)
+        if not force and not known and (when := forgotten(archive, [page.final_url, key])):
+            return _forgotten(url, when)  # it redirected or canonicalised to a forgotten one
         saved = archive.save(article, page, site_name=site.name, key=key, fetched_at=started,
                              raw_hash=raw_hash, schedule=schedule, fetch=fetch_row())
         return Result(url, saved.outcome, version=saved.version, status=page.status,

@@ -146,6 +146,10 @@ CASES: dict[str, Case] = {
     "config user agent with a carriage return": Case(("crawl", *DB, *CFG), 2,
                                                      "printable ASCII",
                                                      _config('[crawl]\nuser_agent = "a\\rb"\n')),
+    "forget of a bad url": Case(("forget", "ftp://example.com/x", "--yes", *DB), 2,
+                                "not an http(s) URL", _archive),
+    "forget without --yes off a terminal": Case(("forget", URL, *DB), 2, "add --yes",
+                                                _archive),
     "extract --url that is not a url": Case(("extract", "page.html", "--url", "not-a-url"), 2,
                                             "not an http(s) URL",
                                             _files(page__html="<p>Hello</p>")),
@@ -231,7 +235,7 @@ CASES: dict[str, Case] = {
 }
 # A corrupt file and a newer schema, for every command that opens the archive.
 for command, args in {"history": (URL,), "show": (URL,), "diff": (URL,), "archive": (URL,),
-                      "crawl": (), "serve": (), "stats": (),
+                      "crawl": (), "serve": (), "stats": (), "forget": (URL, "--yes"),
                       "discover": ("themoscowtimes",)}.items():
     CASES[f"{command} of a corrupt database"] = Case(
         (command, *args, *DB), 1, "is not a SQLite database", _corrupt,

@@ -225,6 +225,15 @@ DATABASE_METADATA: dict[str, Any] = {
             "description": "The full-text index over versions.title and versions.text.",
             "columns": {"title": _VERSION_COLUMNS["title"], "text": _VERSION_COLUMNS["text"]},
         },
+        "tombstones": {
+            "description": "What `scraper forget` removed (a takedown): a hash per identity "
+                           "of each forgotten article, never its URL, so that no crawl or "
+                           "archive stores it again.",
+            "columns": {"key_hash": "sha256 of a normalised URL or article key of it.",
+                        "forgotten_at": "When it was forgotten" + UTC,
+                        "reason": "The reason given to `scraper forget --reason`, if any."},
+            "sort_desc": "forgotten_at",
+        },
         "change_stats": {
             "description": "Words added and removed by each version after the first, "
                            "computed once when stored; read it through the changes view.",

@@ -17,6 +17,7 @@ from .errors import ScraperGroup
 from .reading import diff, history, show
 from .site_list import sites
 from .status import stats
+from .takedown import forget
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -39,7 +40,7 @@ def _serve() -> click.Command:
 
 
 for command in (archive, history, show, diff, extract_command, crawl, discover, sites,
-                stats, _serve()):
+                stats, forget, _serve()):
     cli.add_command(command)
 
 

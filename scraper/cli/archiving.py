@@ -31,8 +31,9 @@ from .options import (
 @click.option("--site", "site_name", metavar="NAME", help="Use this site adapter whatever the "
               "URL's host (e.g. for a mirror); see `scraper sites`.")
 @verbose_option
+@click.option("--force", is_flag=True, help="Archive even a URL that `scraper forget` removed.")
 def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
-            user_agent: str | None, site_name: str | None, verbose: bool) -> None:
+            user_agent: str | None, site_name: str | None, verbose: bool, force: bool) -> None:
     """Fetch, extract and store each URL (`-` reads URLs from stdin, one per line).
 
     Prints one line per URL: `new version N`, `unchanged`, `not modified`, or the error.
@@ -74,7 +75,8 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
                     # --site: the page may be a mirror or a saved copy; its canonical
                     # link to the site's own domains is the article's identity
                     result = await archive_url(client, store, url, policy(url), robots=robots,
-                                               site=site, mirror=site is not None)
+                                               site=site, mirror=site is not None,
+                                               force=force)
                     if not as_json:
                         click.echo(f"{url}  {result.describe()}", err=not result.ok)
                     results.append(result)

@@ -16,7 +16,7 @@ import sqlite_utils
 from ..browse.views import ensure_views
 from ..models import SchemaTooNew, StoreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _migrate_0_to_1(db: sqlite_utils.Database) -> None:
@@ -120,9 +120,19 @@ def _migrate_3_to_4(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE crawls ADD COLUMN discovery_failed INTEGER NOT NULL DEFAULT 0")
 
 
+def _migrate_4_to_5(db: sqlite_utils.Database) -> None:
+    """tombstones: what `scraper forget` removed, as hashes only, so it is never archived again."""
+    db.execute("""
+        CREATE TABLE tombstones (
+            key_hash TEXT PRIMARY KEY,
+            forgotten_at TEXT NOT NULL,
+            reason TEXT
+        )""")
+
+
 # MIGRATIONS[n] takes a database from user_version n to n + 1.
 MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
-    _migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3, _migrate_3_to_4)
+    _migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3, _migrate_3_to_4, _migrate_4_to_5)
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
