@@ -153,8 +153,9 @@ CASES: dict[str, Case] = {
     "extract --url that is not a url": Case(("extract", "page.html", "--url", "not-a-url"), 2,
                                             "not an http(s) URL",
                                             _files(page__html="<p>Hello</p>")),
-    "bad url on stdin": Case(("archive", "-", *DB), 2, "not an http(s) URL",
-                             stdin=f"{URL}\nwww.example.com/2\n"),
+    "only bad urls on stdin": Case(("archive", "-", *DB), 2,
+                                   "no URLs given; stdin line 1: not an http(s) URL: 'www.example.com/2' (and 1 more",
+                                   stdin="www.example.com/2\n  # a comment\nftp://x/\n"),
     # unknown site names
     "crawl of an unknown site": Case(("crawl", "nosuchsite", *DB), 2, "unknown site 'nosuchsite'"),
     "discover of an unknown site": Case(("discover", "nosuchsite", *DB), 2,

@@ -206,3 +206,16 @@ def test_every_command_is_in_the_readme() -> None:
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     for command in cli.commands:
         assert f"scraper {command}" in readme, f"README.md does not document `scraper {command}`"
+
+
+def test_a_list_on_stdin_skips_bad_lines_by_number_and_archives_the_rest(
+        server: TestServer, db: Path) -> None:
+    server.route("/a", Response.html(page()))
+    server.route("/b", Response.html(page("seed-edited-headline.html")))
+    listing = (f"# my list\n{server.url('/a')}\nwww.example.com/no-scheme\n\n"
+               f"   # an indented comment\n{server.url('/b')}\n")
+    code, out, err = run("archive", "-", "--db", str(db), input=listing)
+    assert code == 1  # something was wrong with the list
+    assert err.strip() == ("scraper: stdin line 3: not an http(s) URL: "
+                           "'www.example.com/no-scheme': skipped")
+    assert [line.split()[-1] for line in out.splitlines()] == ["1", "2"]  # new version 1, 2

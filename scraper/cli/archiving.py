@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from ..models import UsageError
+from .errors import warn
 from .options import (
     check_url,
     db_option,
@@ -37,7 +38,9 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
     """Fetch, extract and store each URL (`-` reads URLs from stdin, one per line).
 
     Prints one line per URL: `new version N`, `unchanged`, `not modified`, or the error.
-    Exits 1 when any URL failed. With -v, each retry of a failing request is logged.
+    Exits 1 when any URL failed. A URL typed on the command line that is not one stops
+    everything (exit 2); a bad line of a list on stdin is reported with its number and
+    skipped, the others archived (exit 1). Blank lines and `#` comments are skipped. With -v, each retry of a failing request is logged.
 
     Example: scraper archive https://www.bbc.com/news/articles/clymn8zyrp9o
     """
@@ -48,11 +51,25 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
     from ..store import Archive
 
     site = site_named(site_name) if site_name else None
-    wanted = [u for arg in urls for u in (_stdin_urls() if arg == "-" else [arg])]
+    for url in urls:  # typed URLs: all checked before anything is written
+        if url != "-":
+            check_url(url)
+    wanted: list[str] = []
+    bad: list[tuple[int, str]] = []  # bad lines of a list on stdin: (number, why)
+    for arg in urls:
+        if arg == "-":
+            good, wrong = _stdin_urls()
+            wanted += good
+            bad += wrong
+        else:
+            wanted.append(arg)
     if not wanted:
-        raise UsageError("no URLs given")
-    for url in wanted:  # check all before writing anything
-        check_url(url)
+        more = f" (and {len(bad) - 1} more bad lines)" if len(bad) > 1 else ""
+        raise UsageError(f"no URLs given; stdin line {bad[0][0]}: {bad[0][1]}{more}" if bad
+                         else "no URLs given")
+    for number, why in bad:  # said with their number and skipped; the others are archived
+        warn(f"stdin line {number}: {why}: skipped")
+    skipped = len(bad)
     if verbose:
         _log_to_stderr(click.get_current_context())
     policies: dict[str, FetchPolicy] = {}
@@ -87,7 +104,7 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
     results = asyncio.run(run())
     if as_json:
         emit_json([r.to_dict() for r in results])
-    if not all(r.ok for r in results):
+    if skipped or not all(r.ok for r in results):
         raise click.exceptions.Exit(1)
 
 
@@ -113,8 +130,22 @@ def _log_to_stderr(ctx: click.Context) -> None:
     ctx.call_on_close(restore)
 
 
-def _stdin_urls() -> list[str]:
-    return [line.strip() for line in sys.stdin if line.strip() and not line.startswith("#")]
+def _stdin_urls() -> tuple[list[str], list[tuple[int, str]]]:
+    """The URLs of a list on stdin, and its bad lines as (number, why).
+
+    Blank lines and lines starting with ``#`` (after leading spaces) are skipped.
+    """
+    good: list[str] = []
+    bad: list[tuple[int, str]] = []
+    for number, line in enumerate(sys.stdin, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            good.append(check_url(line))
+        except UsageError as err:
+            bad.append((number, str(err)))
+    return good, bad
 
 
 @click.command("extract")
