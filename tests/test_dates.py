@@ -123,3 +123,12 @@ def test_a_page_republished_under_its_dated_address_keeps_the_first_day() -> Non
     # a day or two between the address and the page is a draft's delay, not a republication
     url = "https://news.example.org/2019/06/16/ferry-pier-second-opinion/"
     assert page("republished.html", url=url).published == "2019-06-17T18:28:00+02:00"
+
+
+def test_a_dateline_zone_abbreviation_becomes_its_offset() -> None:
+    assert page("dateline-zone.html").published == "2018-07-24T14:15:00-04:00"
+
+
+def test_a_comment_time_is_not_the_article_time() -> None:
+    # the article states no date: a reader's comment under it gives none either
+    assert page("comment-only-dates.html").published is None

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
@@ -59,12 +60,20 @@ _META_MODIFIED = ("article:modified_time", "og:updated_time", "article:modified"
 _BYLINE = ("header", "[class*=byline]", "[class*=dateline]", "[class*=article-meta]",
            "[class*=post-meta]", "[class*=entry-meta]", "[class*=meta-date]",
            "[class*=publish]", "[class*=posted]", "[class*=timestamp]", "[id*=byline]")
+# a comment's or a teaser's date is another text's
+_ELSEWHERE = re.compile(r"comment|reply|respon|teaser|related|promo|recommend|sidebar", re.I)
 _UPDATED = re.compile(r"updat|modif|aktualisiert|mis à jour|actualiz", re.I)
 _URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-]([01]?\d)[/-]([0-3]?\d)(?:/|[-_]|\.html?|$)")
-_HAS_TIME = re.compile(r"\d{1,2}[:h.]\d\d(?!\d{2})|\d\s*[ap]\.?m\b", re.I)
+_HAS_TIME = re.compile(r"\d{1,2}[:h]\d\d|\d\s*[ap]\.?m\b", re.I)
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 _MONTHS = re.compile(
-    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\b", re.I)
+    r"\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b", re.I)
+# zone abbreviations a dateline states, as offsets in seconds ("2:15pm EDT")
+_ZONES = {"UTC": 0, "GMT": 0, "Z": 0, "BST": 3600, "CET": 3600, "CEST": 7200, "EET": 7200,
+          "EEST": 10800, "MSK": 10800, "JST": 32400, "KST": 32400,
+          "EST": -18000, "EDT": -14400, "CDT": -18000, "MST": -25200,
+          "MDT": -21600, "PST": -28800, "PDT": -25200}
 # month names of the languages news is written in, read as English by the text parser
 _MONTH_NAMES = {
     "January": "januar janvier enero gennaio januari janeiro stycznia styczeń leden",
@@ -139,8 +148,8 @@ def _parse_text_date(text: str) -> str | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # an unknown zone name ("ET") is left out
-            parsed = parser.parse(cleaned, fuzzy=True)
-    except (ValueError, OverflowError, parser.ParserError):
+            parsed = parser.parse(cleaned, fuzzy=True, tzinfos=_ZONES)
+    except (ValueError, OverflowError, TypeError):  # ParserError is a ValueError
         return None
     if not _HAS_TIME.search(text):
         return parsed.date().isoformat()
@@ -234,16 +243,25 @@ class PageDates:
             yield value or node.text(deep=True, strip=True)
 
     def _byline_nodes(self) -> Iterator[Any]:
-        scopes = self.tree.css("article, main, [role=main], [itemtype*=Article]") or [self.tree]
-        for scope in scopes:
-            for selector in _BYLINE:
-                yield from scope.css(selector)
+        scopes = [node for node in self.tree.css("article, main, [role=main], [itemtype*=Article]")
+                  if not _elsewhere(node)]
+        # without an article element, the page's <header> may show today's date: bylines only
+        selectors = _BYLINE if scopes else _BYLINE[1:]
+        for scope in scopes or [self.tree]:
+            for selector in selectors:
+                yield from (node for node in scope.css(selector) if not _elsewhere(node))
 
     def _byline_times(self) -> Iterator[str]:
         for parent in self._byline_nodes():
             for node in parent.css("time[datetime], abbr.published[title], .published[title]"):
                 if not _UPDATED.search(_context(node)):
                     yield _stated_or_shown(node)
+
+    def _elsewhere_times(self) -> Iterator[str]:
+        for node in self.tree.css("time[datetime]"):
+            value = normalize_date(node.attributes.get("datetime"))
+            if value and _elsewhere(node):
+                yield value
 
     def _byline_texts(self) -> Iterator[str]:
         for parent in self._byline_nodes():
@@ -261,6 +279,10 @@ class PageDates:
         found = not_after(_from_htmldate(fallback), now)
         # htmldate reads dateModified when a page has nothing else: never take it as published
         if found and modified and _same_time(found, modified):
+            found = None
+        # nor a comment's or a teaser's time, which htmldate reads as readily as the article's
+        if found and _has_time(found) and any(_same_time(found, other)
+                                              for other in self._elsewhere_times()):
             found = None
         published = _first_valid(self.published_candidates(), now)
         in_url = not_after(url_date(url), now)
@@ -280,6 +302,18 @@ def _stated_or_shown(node: Any) -> str | None:
     if stated and shown and abs((_day(stated) - _day(shown)).days) > 1:  # a zone apart at most
         return shown
     return stated
+
+
+def _elsewhere(node: Any) -> bool:
+    """True inside a comment, a teaser or a sidebar (up to eight levels up)."""
+    for _ in range(8):
+        if node is None or node.tag in ("body", "html"):
+            return False
+        if _ELSEWHERE.search(" ".join((node.attributes.get("class") or "",
+                                       node.attributes.get("id") or ""))):
+            return True
+        node = node.parent
+    return False
 
 
 def _context(node: Any) -> str:
