@@ -3,8 +3,9 @@
 Order of trust for the publication time (the first source that gives a valid date wins):
 
 1. JSON-LD ``datePublished`` of the page's article objects;
-2. microdata ``itemprop="datePublished"`` (``<meta content>``, ``<time datetime>``, or text);
-3. OpenGraph / ``article:published_time`` and its spellings;
+2. OpenGraph / ``article:published_time`` and its spellings;
+3. microdata ``itemprop="datePublished"`` (``<meta content>``, ``<time datetime>``, or text):
+   after OpenGraph, as themes put it on the modification time or a wrong offset (measured);
 4. the other meta names (``parsely-pub-date``, ``sailthru.date``, ``pubdate``, ``publish-date``,
    Dublin Core ``dc.date.issued`` / ``dcterms.issued`` / ``dcterms.created`` / ``dc.date``,
    ``date``, ...);
@@ -251,7 +252,7 @@ class PageDates:
             for selector in selectors:
                 yield from (node for node in scope.css(selector) if not _elsewhere(node))
 
-    def _byline_times(self) -> Iterator[str]:
+    def _byline_times(self) -> Iterator[str | None]:
         for parent in self._byline_nodes():
             for node in parent.css("time[datetime], abbr.published[title], .published[title]"):
                 if not _UPDATED.search(_context(node)):
