@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
@@ -18,6 +19,7 @@ from lxml import etree
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from .metadata import clean_authors, clean_tags, head_metadata, normalize_date, tag_list
+from .metadata.dates import HTMLDATE_FORMAT, not_after
 from .models import Article, ExtractError, NotAnArticle
 from .sites import Draft
 
@@ -50,9 +52,13 @@ _MAX_DEPTH = 250
 _MAX_ELEMENTS = 30_000
 
 
-def extract(html: str, url: str, site: Site | None = None) -> Article:
-    """Extract the article on ``html`` fetched from ``url``; raises ExtractError, never None."""
+def extract(html: str, url: str, site: Site | None = None, *,
+            now: datetime | None = None) -> Article:
+    """Extract the article on ``html`` fetched from ``url`` at ``now`` (default: the current
+    time; no date later than it is kept); raises ExtractError, never None."""
     from .sites import site_for
+
+    now = now or datetime.now(timezone.utc)
 
     site = site or site_for(url)
     # parsed once here, for the depth check, and handed to trafilatura (which copies it)
@@ -71,9 +77,16 @@ def extract(html: str, url: str, site: Site | None = None) -> Article:
         include_images=False,
         deduplicate=False,
         prune_xpath=_xpaths(site.drop) or None,
+        # htmldate (trafilatura's date) as trafilatura asks it, but keeping the time it finds
+        date_extraction_params={"original_date": True, "extensive_search": True,
+                                "outputformat": HTMLDATE_FORMAT,
+                                # a day a zone ahead of UTC may already have begun (dates.py
+                                # drops what is truly later than now)
+                                "max_date": (now + timedelta(hours=14)).date().isoformat()},
     )
     paragraphs = _paragraphs(doc.body) if doc is not None and doc.body is not None else []
     meta = _merge(head_metadata(tree), doc)
+    meta.update(meta.pop("dates").choose(doc.date if doc is not None else None, url, now))
     if paragraphs and meta.get("title") and _same(paragraphs[0], meta["title"]):
         paragraphs = paragraphs[1:]  # the headline repeated as the first block
     draft = site.metadata(tree, _draft(url, meta, paragraphs))
@@ -88,8 +101,8 @@ def extract(html: str, url: str, site: Site | None = None) -> Article:
         canonical_url=urljoin(url, draft.canonical_url) if draft.canonical_url else None,
         site=site.name,
         authors=tuple(clean_authors(draft.authors)),
-        published=normalize_date(draft.published),
-        modified=normalize_date(draft.modified),
+        published=not_after(normalize_date(draft.published), now),
+        modified=not_after(normalize_date(draft.modified), now),
         description=draft.description,
         language=draft.language,
         image=draft.image,
@@ -123,7 +136,6 @@ def _merge(meta: dict[str, Any], doc: Any) -> dict[str, Any]:
     fallbacks = {
         "title": doc.title,
         "authors": [a for a in (doc.author or "").split(";") if a.strip()],
-        "published": doc.date,
         "description": doc.description,
         "language": doc.language,
         "image": doc.image,

@@ -10,6 +10,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
+from .dates import head_dates
 from .jsonld import _names, first_str, jsonld_articles
 from .tags import tag_list
 
@@ -42,8 +43,6 @@ def head_metadata(tree: HTMLParser) -> dict[str, Any]:
     for art in ld:
         put("title", first_str(art.get("headline")), first_str(art.get("name")))
         put("authors", _names(art.get("author")) or _names(art.get("creator")))
-        put("published", first_str(art.get("datePublished")))
-        put("modified", first_str(art.get("dateModified")))
         put("description", first_str(art.get("description")))
         put("language", first_str(art.get("inLanguage")))
         put("image", first_str(art.get("image")) or first_str(art.get("thumbnailUrl")))
@@ -57,12 +56,7 @@ def head_metadata(tree: HTMLParser) -> dict[str, Any]:
                + meta.get("parsely-author", []) + meta.get("sailthru.author", [])
                if not a.startswith("http")]
     put("authors", authors)
-    put("published", first.get("article:published_time"), first.get("og:article:published_time"),
-        first.get("parsely-pub-date"), first.get("date"), first.get("dc.date.issued"),
-        first.get("pubdate"), first.get("publishdate"))
-    # dateCreated is when the draft was started: only when nothing better exists
-    put("published", *(first_str(art.get("dateCreated")) for art in ld))
-    put("modified", first.get("article:modified_time"), first.get("og:updated_time"))
+    out.update(head_dates(tree, meta, ld))  # chosen in scraper.extract, see dates.py
     put("description", first.get("og:description"), first.get("description"),
         first.get("twitter:description"))
     put("image", first.get("og:image"), first.get("twitter:image"))

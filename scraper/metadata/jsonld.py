@@ -24,6 +24,8 @@ def jsonld_articles(tree: HTMLParser) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for node in tree.css('script[type="application/ld+json"]'):
         raw = node.text(deep=True, separator="", strip=True)
+        # some pages wrap the JSON in a CDATA section ("//<![CDATA[ ... //]]>")
+        raw = re.sub(r"^(?://|/\*)?\s*<!\[CDATA\[|(?://|/\*)?\s*\]\]>\s*(?:\*/)?$", "", raw).strip()
         if not raw:
             continue
         try:

@@ -1,0 +1,134 @@
+"""Publication and modification times on pages without an adapter, one page per source or rule."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scraper import extract
+from scraper.cli import cli
+from scraper.models import Article
+
+FIXTURES = Path(__file__).parent / "fixtures" / "dates"
+URL = "https://news.example.org/harbour/ferry-pier-second-opinion"
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def page(name: str, url: str = URL, now: datetime = NOW) -> Article:
+    return extract((FIXTURES / name).read_text(encoding="utf-8"), url=url, now=now)
+
+
+def test_local_evening_time_keeps_its_offset_and_day_through_the_cli() -> None:
+    result = CliRunner().invoke(cli, ["extract", str(FIXTURES / "local-offset.html"),
+                                       "--url", URL])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.output)
+    # 21:45 in Paris is 20:45 UTC: stored as the page states it, never converted
+    assert got["published"] == "2024-03-10T21:45:00+01:00"
+    assert got["modified"] == "2024-03-11T08:05:00+01:00"
+
+
+def test_a_time_without_zone_stays_without_offset() -> None:
+    assert page("no-zone.html").published == "2014-12-27T12:06:00"
+
+
+def test_only_a_date_modified_is_never_the_publication_time() -> None:
+    article = page("modified-only.html")
+    assert article.modified == "2021-05-04T10:20:00+02:00"
+    assert article.published is None
+
+
+def test_a_date_after_now_is_dropped_for_the_next_source() -> None:
+    assert page("future.html").published == "2020-02-03T04:05:00+00:00"
+    # fetched before even the second date: nothing is left
+    assert page("future.html", now=datetime(2019, 1, 1, tzinfo=timezone.utc)).published is None
+
+
+def test_the_url_date_is_the_last_resort() -> None:
+    url = "https://news.example.org/2019/06/28/ferry-pier-second-opinion/"
+    assert page("url-only.html", url=url).published == "2019-06-28"
+    assert page("url-only.html").published is None
+
+
+def test_jsonld_outranks_opengraph() -> None:
+    assert page("jsonld-first.html").published == "2015-10-15T02:19:15.607000+00:00"
+
+
+def test_jsonld_wrapped_in_cdata_is_read() -> None:
+    assert page("jsonld-cdata.html").published == "2018-04-05T06:00:00"
+
+
+def test_slashed_date_with_time_is_read() -> None:
+    assert page("slashed.html").published == "2023-02-21T21:20:00"
+
+
+def test_opengraph_outranks_microdata() -> None:
+    # a theme's microdata repeats the modification time; article:published_time is right
+    assert page("og-before-microdata.html").published == "2015-09-17T16:57:43+01:00"
+
+
+def test_microdata_time_element() -> None:
+    assert page("microdata.html").published == "2016-05-16T11:30:00-04:00"
+
+
+@pytest.mark.parametrize("name", [
+    "parsely-pub-date", "sailthru.date", "article.published", "publish-date", "publishdate",
+    "pubdate", "dc.date.issued", "dcterms.issued", "dcterms.created", "dc.date", "date",
+    "og:article:published_time", "datePublished",
+])
+def test_meta_names_of_the_publication_time(name: str) -> None:
+    html = (FIXTURES / "meta-name.html").read_text(encoding="utf-8").replace("NAME", name)
+    assert extract(html, url=URL, now=NOW).published == "2019-07-01T17:47:46+02:00"
+
+
+def test_dcterms_modified_is_the_modification_time_only() -> None:
+    html = (FIXTURES / "meta-name.html").read_text(encoding="utf-8").replace(
+        "NAME", "dcterms.modified")
+    article = extract(html, url=URL, now=NOW)
+    assert article.modified == "2019-07-01T17:47:46+02:00"
+    assert article.published is None
+
+
+def test_time_element_in_the_article_header() -> None:
+    assert page("header-time.html").published == "2019-06-28T13:49:45+00:00"
+
+
+def test_a_time_element_contradicting_its_own_text_is_not_trusted() -> None:
+    assert page("time-contradicts.html").published == "2019-06-29"
+
+
+def test_visible_dateline_text_gives_the_time() -> None:
+    assert page("dateline.html").published == "2015-03-03T16:05:00"
+
+
+def test_a_day_is_completed_by_a_later_source_with_the_time() -> None:
+    assert page("day-then-time.html").published == "2016-01-20T21:50:25"
+
+
+def test_htmldate_fallback_keeps_the_time_it_finds() -> None:
+    assert page("htmldate-time.html").published == "2019-06-28T13:49:45+02:00"
+
+
+def test_htmldate_fallback_day_without_invented_midnight() -> None:
+    assert page("htmldate-day.html").published == "2019-06-28"
+
+
+def test_a_page_republished_under_its_dated_address_keeps_the_first_day() -> None:
+    url = "https://news.example.org/2017/07/12/ferry-pier-second-opinion/"
+    assert page("republished.html", url=url).published == "2017-07-12"
+    # a day or two between the address and the page is a draft's delay, not a republication
+    url = "https://news.example.org/2019/06/16/ferry-pier-second-opinion/"
+    assert page("republished.html", url=url).published == "2019-06-17T18:28:00+02:00"
+
+
+def test_a_dateline_zone_abbreviation_becomes_its_offset() -> None:
+    assert page("dateline-zone.html").published == "2018-07-24T14:15:00-04:00"
+
+
+def test_a_comment_time_is_not_the_article_time() -> None:
+    # the article states no date: a reader's comment under it gives none either
+    assert page("comment-only-dates.html").published is None
