@@ -47,10 +47,18 @@ def _gunzip(path: Path) -> bytes:
 
 
 def _decode(raw: bytes, charset: str | None = None) -> str:
-    """BOM, then the given or <meta> charset, then UTF-8 (the corpus README's order)."""
+    """BOM, then the given charset; without one, valid UTF-8, then the <meta> charset.
+
+    Readability's pages are stored as UTF-8 even where their <meta> says otherwise (qq:
+    gb2312), as a browser-saved page is; valid UTF-8 wins, as in scraper's own decoding.
+    """
     if raw.startswith(b"\xef\xbb\xbf"):
         return raw[3:].decode("utf-8", "replace")
     if charset is None:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
         found = _META_CHARSET.search(raw[:4096])
         charset = found.group(1).decode("ascii") if found else "utf-8"
     try:

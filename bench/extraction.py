@@ -5,7 +5,7 @@
 ``scraper`` is imported from the running interpreter's installed package (the venv's editable
 install), never from this file's repository, so any worktree can measure its own code with this
 script. All extractors run in this one process on the same pages, interleaved page by page and
-repeat by repeat, so the machine's noise hits all alike. Time is CPU time per page (median of
+repeat by repeat (their order rotating from page to page), so the machine's noise hits all alike. Time is CPU time per page (median of
 --repeat runs), summarised as the median over pages. The network is switched off in-process.
 Scoring follows ../shared/corpus/README.md "How to score" (see bench/scoring.py).
 """
@@ -74,13 +74,20 @@ class Tally:
         return row
 
 
-def timed_round(extractors: dict[str, Extractor], case: Case, repeat: int
+def timed_round(extractors: dict[str, Extractor], case: Case, repeat: int, turn: int = 0
                 ) -> dict[str, tuple[Result, float]]:
-    """Each extractor on one page, ``repeat`` rounds in turn; median CPU seconds each."""
+    """Each extractor on one page, ``repeat`` rounds in turn; median CPU seconds each.
+
+    The order rotates with ``turn`` (the page's index): whoever runs first on a page meets
+    cold caches (htmldate's and lxml's among them, shared by ours and trafilatura), so no
+    extractor is always the one that pays for them.
+    """
     times: dict[str, list[float]] = {label: [] for label in extractors}
     results: dict[str, Result] = {}
+    order = list(extractors.items())
+    order = order[turn % len(order):] + order[:turn % len(order)]
     for _ in range(repeat):
-        for label, fn in extractors.items():
+        for label, fn in order:
             start = time.process_time()
             results[label] = fn(case)
             times[label].append(time.process_time() - start)
@@ -97,7 +104,7 @@ def run_set(name: str, pages: list[Case], extractors: dict[str, Extractor], repe
         if progress:
             print(f"\r{name}: {i}/{len(pages)}", end="", file=sys.stderr, flush=True)
         page: dict[str, Any] = {"case": case.name}
-        for label, (got, seconds) in timed_round(extractors, case, repeat).items():
+        for label, (got, seconds) in timed_round(extractors, case, repeat, i).items():
             page[label] = tallies["all"][label].add(case, got, seconds)
             page[label]["refused"] = got.refused
             for tag in case.tags:
