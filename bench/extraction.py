@@ -103,10 +103,12 @@ def run_set(name: str, pages: list[Case], extractors: dict[str, Extractor], repe
     for i, case in enumerate(pages, 1):
         if progress:
             print(f"\r{name}: {i}/{len(pages)}", end="", file=sys.stderr, flush=True)
-        page: dict[str, Any] = {"case": case.name}
+        page: dict[str, Any] = {"case": case.name, "gold": {
+            "title": case.title, "authors": case.authors, "published": case.published}}
         for label, (got, seconds) in timed_round(extractors, case, repeat, i).items():
             page[label] = tallies["all"][label].add(case, got, seconds)
-            page[label]["refused"] = got.refused
+            page[label].update(refused=got.refused, got={
+                "title": got.title, "authors": got.authors, "published": got.published})
             for tag in case.tags:
                 tallies[tag][label].add(case, got, seconds)
         per_page.append(page)
@@ -153,6 +155,22 @@ def report(result: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def behind(result: dict[str, Any]) -> str:
+    """Every page and field where a peer scores and ours does not, with the values."""
+    out = [f"### {result['set']}: where a peer is right and ours is not", ""]
+    source = {"title": "title", "authors": "authors", "day": "published", "minute": "published"}
+    for page in result["per_page"]:
+        peers_ = [label for label in page if label not in ("case", "gold", "ours")]
+        for name in FIELDS:
+            right = [p for p in peers_ if page[p][name]]
+            if page["ours"][name] is False and right:
+                key = source[name]
+                out.append(f"- `{page['case']}` {name}: gold {page['gold'][key]!r}, ours "
+                           f"{page['ours']['got'][key]!r}, {right[0]} "
+                           f"{page[right[0]]['got'][key]!r}")
+    return "\n".join(out if len(out) > 2 else out + ["(none)"])
+
+
 def _default_corpus() -> Path:
     if os.environ.get("SCRAPER_CORPUS"):
         return Path(os.environ["SCRAPER_CORPUS"])
@@ -174,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--per-page", action="store_true",
                         help="with --json: include every page's per-field outcome")
+    parser.add_argument("--behind", action="store_true",
+                        help="list every page and field where a peer is right and ours is not")
     args = parser.parse_args(argv)
     corpus = args.corpus or _default_corpus()
     if not (corpus / "generic").is_dir():
@@ -212,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         print()
         print(report(r))
+        if args.behind:
+            print()
+            print(behind(r))
     print(f"\nNetwork attempts blocked: {len(peers.BLOCKED)}"
           + (f" ({', '.join(sorted(set(peers.BLOCKED)))})" if peers.BLOCKED else ""))
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -93,7 +94,11 @@ def newspaper4k() -> Extractor:
     ``fetch_images=False``: with it on, ``parse`` downloads images to measure them. No
     ``nlp()`` (it needs nltk data from the internet); meta refresh is not followed (default).
     """
-    from newspaper import Article
+    with warnings.catch_warnings():  # "nltk is not installed": only nlp() needs it
+        warnings.simplefilter("ignore")
+        from newspaper import Article
+    # dateutil on "EDT", "CET": newspaper4k then keeps the time without its zone; said once here
+    warnings.filterwarnings("ignore", message="tzname .* identified but not understood")
 
     def run(case: Case) -> Result:
         try:

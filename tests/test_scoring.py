@@ -82,7 +82,11 @@ def test_benchmark_counts_fields_only_where_labelled_and_lists_refusals() -> Non
             return Result(refused="NotAnArticle: paywall teaser (12 words)")
         return Result("", "T", ["x"], "2020-01-02T11:00+01:00")
 
-    result = extraction.run_set("demo", pages, {"ours": ours}, repeat=1, progress=False)
+    def peer(case: cases.Case) -> Result:
+        return Result("some body words here", "T", ["X"], "2020-01-03")
+
+    result = extraction.run_set("demo", pages, {"ours": ours, "peer": peer}, repeat=1,
+                                progress=False)
     row = result["rows"]["all"]["ours"]
     assert row["title"] == [1, 2] and row["authors"] == [1, 1]
     assert row["day"] == [1, 2] and row["minute"] == [1, 1]
@@ -91,6 +95,9 @@ def test_benchmark_counts_fields_only_where_labelled_and_lists_refusals() -> Non
     text = extraction.report(result)
     assert "- `c`: NotAnArticle: paywall teaser (12 words)" in text
     assert "| ours | 1/2 (0.50) | 1/1 (1.00) | 1/2 (0.50) | 1/1 (1.00) |" in text
+    # ours is behind the peer on b's day only (c's title is a miss for both)
+    assert extraction.behind(result).splitlines()[2:] == [
+        "- `b` day: gold '2020-01-03', ours '2020-01-02T11:00+01:00', peer '2020-01-03'"]
 
 
 def test_metadata_first_build_subset_is_the_69_pages_the_corpus_readme_counts() -> None:
