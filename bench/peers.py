@@ -7,6 +7,7 @@ venv's editable install), so the same script measures any worktree's code.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 import warnings
 from dataclasses import dataclass, field
@@ -97,6 +98,12 @@ def newspaper4k() -> Extractor:
     with warnings.catch_warnings():  # "nltk is not installed": only nlp() needs it
         warnings.simplefilter("ignore")
         from newspaper import Article
+    try:  # its Chinese tokenizer logs the building of its dictionary on stderr
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+    except ImportError:
+        pass
     # dateutil on "EDT", "CET": newspaper4k then keeps the time without its zone; said once here
     warnings.filterwarnings("ignore", message="tzname .* identified but not understood")
 
