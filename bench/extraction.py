@@ -1,13 +1,15 @@
 """Extraction accuracy and cost: our ``extract`` next to plain trafilatura and newspaper4k.
 
-    cd /work/wt/X && .venv/bin/python /path/to/bench/extraction.py --corpus ../shared/corpus --fast
+    .venv/bin/python bench/extraction.py [--set metadata] [--fast] [--behind] [--json]
+    cd ../other-worktree && .venv/bin/python /path/to/bench/extraction.py --corpus ... --fast
 
 ``scraper`` is imported from the running interpreter's installed package (the venv's editable
 install), never from this file's repository, so any worktree can measure its own code with this
 script. All extractors run in this one process on the same pages, interleaved page by page and
-repeat by repeat (their order rotating from page to page), so the machine's noise hits all alike. Time is CPU time per page (median of
---repeat runs), summarised as the median over pages. The network is switched off in-process.
-Scoring follows ../shared/corpus/README.md "How to score" (see bench/scoring.py).
+repeat by repeat (their order rotating from page to page), so the machine's noise hits all
+alike. Time is CPU time per page (median of --repeat runs), summarised as the median over pages.
+The network is switched off in-process. Scoring follows ../shared/corpus/README.md "How to
+score" (see bench/scoring.py); bench/README.md explains every column.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import sys
 import time
@@ -241,4 +244,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends the output quietly
     sys.exit(main())
