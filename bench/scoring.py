@@ -2,7 +2,8 @@
 
 Body text: 4-gram shingles of ``\\w+`` tokens, multiset precision/recall per page, averaged
 over pages (the Article Extraction Benchmark's method). Metadata: exact title after
-whitespace normalisation, author sets case-insensitive, publication time to the minute in UTC.
+whitespace normalisation, author sets case-insensitive, publication time to the minute in UTC
+(where the gold has a time), and the looser day check (same calendar day in local time or in UTC).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Iterable
 
 _TOKEN = re.compile(r"\w+")
@@ -87,3 +88,41 @@ def published_ok(gold: str | None, predicted: str | None) -> bool:
     else:
         g, p = g.replace(tzinfo=None), p.replace(tzinfo=None)
     return g.replace(second=0, microsecond=0) == p.replace(second=0, microsecond=0)
+
+
+def has_time(value: str | None) -> bool:
+    """Whether ``value`` states a time, so that it can count at minute level."""
+    return _parse(value) is not None
+
+
+def _days(value: str | None) -> tuple[date | None, date | None]:
+    """(the day as written, the day in UTC or None when the value has no time and offset)."""
+    text = (value or "").strip()
+    if not text:
+        return None, None
+    moment = _parse(text)
+    if moment is None:
+        try:  # a bare day, or a day followed by something fromisoformat refuses
+            return date.fromisoformat(text[:10]), None
+        except ValueError:
+            return None, None
+    utc = moment.astimezone(timezone.utc).date() if moment.tzinfo else None
+    return moment.date(), utc
+
+
+def published_day_ok(gold: str | None, predicted: str | None) -> bool:
+    """Same calendar day in local time (as written) or in UTC.
+
+    A bare day (or a time without offset) has no UTC day: it is compared with the other
+    value's local day and, when that one has an offset, with its UTC day too.
+    """
+    g_local, g_utc = _days(gold)
+    p_local, p_utc = _days(predicted)
+    if g_local is None or p_local is None:
+        return False
+    if g_local == p_local:
+        return True
+    if g_utc and p_utc:
+        return g_utc == p_utc
+    # one side has no UTC day: its day may be either day of the other side
+    return (g_utc is None and g_local == p_utc) or (p_utc is None and p_local == g_utc)
