@@ -45,7 +45,8 @@ _ERROR = re.compile(
     r"unavailable|gateway time-?out|page not found))?|(?:error\W{0,3})?(?:page|file|article|"
     r"story) (?:not found|(?:does not|doesn'?t) exist|(?:could|can)(?:no|')t be found)|"
     r"access denied|bad gateway|service (?:temporarily )?unavailable|internal server error|"
-    r"gateway time-?out|too many requests",
+    r"gateway time-?out|too many requests|seite nicht gefunden|page (?:introuvable|non trouvée)|"
+    r"página no encontrada|pagina non trovata|pagina niet gevonden|strony nie znaleziono",
     re.I,
 )
 _CAPTCHA = re.compile(
@@ -82,6 +83,7 @@ _PAYWALL_PROMPT = re.compile(
     r"riservato agli abbonati|alleen voor abonnees",
     re.I,
 )
+_HIDDEN = '[hidden], [aria-hidden="true"], [style*="display:none"], [style*="display: none"]'
 
 # scripts written without spaces between words: a character counts as half a word
 _UNSPACED = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf"
@@ -186,6 +188,9 @@ def _paywall(html: str, tree: HTMLParser, draft: Draft) -> str | None:
     # caller's tree left untouched
     page = HTMLParser(html)
     page.strip_tags(["script", "style", "template", "noscript"])
+    # a client-side paywall ships its box hidden in every page, the full text beside it
+    for node in page.css(_HIDDEN):
+        node.decompose()
     body = page.body
     said = _PAYWALL_PROMPT.search(_norm(body.text(deep=True, separator=" ")) if body else "")
     if said is None:

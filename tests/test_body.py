@@ -91,3 +91,8 @@ def test_link_list_refusal_still_says_only_navigation() -> None:
     with pytest.raises(ExtractError, match=r"no article text found on .* \(only navigation "
                                            r"links and headings\)"):
         extract(html, url=URL)
+
+
+def test_short_brief_with_a_hidden_paywall_box_is_kept() -> None:
+    article = extract(page("short-brief-hidden-prompt.html"), url=URL)
+    assert article.text.startswith("The first ferry to the island will leave at 6.40am")
