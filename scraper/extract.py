@@ -5,7 +5,6 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import replace
 from functools import lru_cache
@@ -87,11 +86,12 @@ def _trafilatura(source: Any, url: str, site: Site) -> Any:
     """trafilatura's document for the page: metadata, and the body by _OPTIONS or, for a short
     body, whichever of that and trafilatura's defaults is longer."""
     prune = _xpaths(site.drop) or None
-    doc = trafilatura.bare_extraction(source, url=url, with_metadata=True, prune_xpath=prune,
-                                      **_OPTIONS)
+    # Any: trafilatura types its result as Document | dict (the latter only with as_dict)
+    doc: Any = trafilatura.bare_extraction(source, url=url, with_metadata=True,
+                                           prune_xpath=prune, **_OPTIONS)
     if doc is None or _words(doc) < _RETRY_BELOW_WORDS:
         options = _OPTIONS | {"favor_recall": False}
-        other = trafilatura.bare_extraction(source, url=url, prune_xpath=prune, **options)
+        other: Any = trafilatura.bare_extraction(source, url=url, prune_xpath=prune, **options)
         if other is not None and (doc is None or _words(other) > _words(doc)):
             if doc is None:
                 return other

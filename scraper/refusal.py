@@ -47,21 +47,21 @@ _ERROR = re.compile(
     r"access denied|bad gateway|service (?:temporarily )?unavailable|internal server error|"
     r"gateway time-?out|too many requests|seite nicht gefunden|page (?:introuvable|non trouvée)|"
     r"página no encontrada|pagina non trovata|pagina niet gevonden|strony nie znaleziono",
-    re.I,
+    re.IGNORECASE,
 )
 _CAPTCHA = re.compile(
     r"just a moment\W*|attention required!?|are you a (?:robot|human)\??|verify (?:you are|that "
     r"you'?re) (?:a )?human|(?:security|bot|browser) check|checking your browser(?: before "
     r"accessing[^.]*)?|pardon our interruption|one more step|captcha|unusual traffic(?: from "
     r"your computer network)?|(?:please )?enable javascript and cookies to continue",
-    re.I,
+    re.IGNORECASE,
 )
 # what a bot check's text says; bare "captcha" or "security check" may be a brief's subject
 _CAPTCHA_TEXT = re.compile(
     r"verify (?:you are|that you'?re) (?:a )?human|are you a robot|checking your browser|"
     r"unusual traffic from your computer network|enable javascript and cookies to continue|"
     r"complete the (?:security check|captcha)",
-    re.I,
+    re.IGNORECASE,
 )
 # the only words a title part or heading may hold beside the phrase ("Oops! Page not found"):
 # "Access denied for 3,000 customers" is a headline
@@ -81,7 +81,7 @@ _PAYWALL_PROMPT = re.compile(
     r"exclusive) (?:to|for) (?:paying )?(?:subscribers|members)|"
     r"réservée? aux abonnés|nur für abonnenten|exclusiv[oa] para (?:suscriptores|abonados)|"
     r"riservato agli abbonati|alleen voor abonnees",
-    re.I,
+    re.IGNORECASE,
 )
 _HIDDEN = '[hidden], [aria-hidden="true"], [style*="display:none"], [style*="display: none"]'
 
