@@ -5,7 +5,6 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -20,7 +19,8 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from .metadata import clean_authors, clean_tags, head_metadata, normalize_date, tag_list
 from .metadata.dates import HTMLDATE_FORMAT, not_after
-from .models import Article, ExtractError, NotAnArticle
+from .models import Article, ExtractError
+from .refusal import SHORT_TEXT_WORDS, refuse_link_list, refuse_non_article, word_count
 from .sites import Draft
 
 if TYPE_CHECKING:
@@ -28,20 +28,6 @@ if TYPE_CHECKING:
 
     from .sites import Site
 
-# Pages that are not articles, recognised by their title or their (short) text.
-_NOT_ARTICLE = re.compile(
-    r"access denied|attention required|just a moment\.\.\.|verify (?:you are|that you'?re) "
-    r"(?:a )?human|are you a robot|captcha|unusual traffic|enable javascript and cookies|"
-    r"\b404\b.{0,20}not found|page not found|page (?:does not|doesn'?t) exist|"
-    r"subscribe (?:now )?to (?:continue|keep) reading|to continue reading,? (?:please )?"
-    r"(?:subscribe|log ?in|sign in)|this (?:article|content) is (?:only )?(?:available|reserved) "
-    r"(?:to|for) (?:subscribers|members)|already a subscriber\?|service unavailable|"
-    r"internal server error|bad gateway",
-    re.I,
-)
-# Below this many words a page matching the pattern above is refused; a long article that
-# merely mentions "captcha" is kept.
-_SHORT_TEXT_WORDS = 150
 # Deeper pages are refused unparsed: lxml (under trafilatura) stops at 256 levels and drops
 # the rest of the page, and selectolax slows quadratically with depth (100,000 nested
 # <div>s take it over a minute). Real pages nest 20 to 60 deep.
@@ -67,23 +53,7 @@ def extract(html: str, url: str, site: Site | None = None, *,
         raise ExtractError(f"{too} on {url or 'the page'}: refused, as extracting it would take "
                            "minutes or lose part of the page")
     tree = HTMLParser(html)
-    doc = trafilatura.bare_extraction(
-        html if body_tree is None else body_tree,
-        url=url,
-        with_metadata=True,  # trafilatura's default is off
-        include_comments=False,
-        favor_recall=True,
-        include_tables=True,
-        include_images=False,
-        deduplicate=False,
-        prune_xpath=_xpaths(site.drop) or None,
-        # htmldate (trafilatura's date) as trafilatura asks it, but keeping the time it finds
-        date_extraction_params={"original_date": True, "extensive_search": True,
-                                "outputformat": HTMLDATE_FORMAT,
-                                # a day a zone ahead of UTC may already have begun (dates.py
-                                # drops what is truly later than now)
-                                "max_date": (now + timedelta(hours=14)).date().isoformat()},
-    )
+    doc = _trafilatura(html if body_tree is None else body_tree, url, site, now)
     paragraphs = _paragraphs(doc.body) if doc is not None and doc.body is not None else []
     meta = _merge(head_metadata(tree), doc)
     meta.update(meta.pop("dates").choose(doc.date if doc is not None else None, url, now))
@@ -92,8 +62,8 @@ def extract(html: str, url: str, site: Site | None = None, *,
     draft = site.metadata(tree, _draft(url, meta, paragraphs))
     draft = replace(draft, paragraphs=tuple(p for p in site.body(tree, draft) if p))
     text = "\n\n".join(draft.paragraphs)
-    _refuse_non_article(url, draft, text)
-    _refuse_link_lists(url, tree, text)
+    refuse_non_article(url, html, tree, draft, text)
+    refuse_link_list(url, tree, text)
     return Article(
         url=url,
         text=text,
@@ -108,6 +78,42 @@ def extract(html: str, url: str, site: Site | None = None, *,
         image=draft.image,
         tags=clean_tags(draft.tags),
     )
+
+
+# trafilatura's options, chosen by measuring body F1 on the shared corpus (bench/README.md)
+_OPTIONS: dict[str, Any] = {"include_comments": False, "favor_recall": True,
+                            "include_tables": True, "include_images": False,
+                            "deduplicate": False}  # its cache is process-wide: a re-fetch would lose text
+# A shorter body is extracted a second time with trafilatura's default (precision-leaning)
+# settings, and the longer of the two kept: favor_recall sometimes settles on a small block
+_RETRY_BELOW_WORDS = SHORT_TEXT_WORDS
+
+
+def _trafilatura(source: Any, url: str, site: Site, now: datetime) -> Any:
+    """trafilatura's document for the page: metadata, and the body by _OPTIONS or, for a short
+    body, whichever of that and trafilatura's defaults is longer."""
+    prune = _xpaths(site.drop) or None
+    # htmldate (trafilatura's date) as trafilatura asks it, but keeping the time it finds
+    dates = {"original_date": True, "extensive_search": True, "outputformat": HTMLDATE_FORMAT,
+             # a day a zone ahead of UTC may already have begun (dates.py drops what is
+             # truly later than now)
+             "max_date": (now + timedelta(hours=14)).date().isoformat()}
+    # Any: trafilatura types its result as Document | dict (the latter only with as_dict)
+    doc: Any = trafilatura.bare_extraction(source, url=url, with_metadata=True,
+                                           prune_xpath=prune, date_extraction_params=dates,
+                                           **_OPTIONS)
+    if doc is None or _words(doc) < _RETRY_BELOW_WORDS:
+        options = _OPTIONS | {"favor_recall": False}
+        other: Any = trafilatura.bare_extraction(source, url=url, prune_xpath=prune, **options)
+        if other is not None and (doc is None or _words(other) > _words(doc)):
+            if doc is None:
+                return other
+            doc.body, doc.text = other.body, other.text
+    return doc
+
+
+def _words(doc: Any) -> int:
+    return word_count(doc.text or "")
 
 
 def _draft(url: str, meta: dict[str, Any], paragraphs: list[str]) -> Draft:
@@ -212,38 +218,6 @@ def _too_big(root: _Element) -> str | None:
         if elements > _MAX_ELEMENTS:
             return f"more than {_MAX_ELEMENTS} HTML elements"
     return None
-
-
-def _refuse_non_article(url: str, draft: Draft, text: str) -> None:
-    # checked before the empty-text case: a captcha page often has no body text at all,
-    # and the recorded reason should say it was a captcha
-    words = len(text.split())
-    if words < _SHORT_TEXT_WORDS:
-        title = draft.title or ""
-        if said := _NOT_ARTICLE.search(title) or _NOT_ARTICLE.search(text):
-            phrase = " ".join(said.group(0).split())
-            raise NotAnArticle(f"{url or 'the page'} is an error, captcha or paywall page, "
-                               f"not an article (it says {phrase!r})")
-        if draft.paywalled:
-            raise NotAnArticle(f"{url or 'the page'} shows only a paywall teaser ({words} words)")
-    if not text.strip():
-        raise ExtractError(f"no article text found on {url or 'the page'}")
-
-
-def _refuse_link_lists(url: str, tree: HTMLParser, text: str) -> None:
-    """A short "body" made only of link texts and headings is navigation, a video or a
-    gallery page: a section front's menus, a player's title, "more video" lists."""
-    words = text.split()
-    if len(words) >= _SHORT_TEXT_WORDS:
-        return
-    links = tree.css("a")
-    if len(links) < 2:
-        return
-    headings = tree.css("h1, h2, h3, h4, h5, h6")
-    known = {w for node in links + headings for w in node.text(deep=True).split()}
-    if all(w in known for w in words):
-        raise ExtractError(f"no article text found on {url or 'the page'} "
-                           "(only navigation links and headings)")
 
 
 @lru_cache(maxsize=256)

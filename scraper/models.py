@@ -217,7 +217,8 @@ class Draft(Metadata):
 
     url: str
     paragraphs: tuple[str, ...] = ()
-    # JSON-LD isAccessibleForFree false: a short body is then a paywall teaser
+    # JSON-LD isAccessibleForFree false: with a paywall prompt on the page and a short body,
+    # a paywall teaser (scraper/refusal.py)
     paywalled: bool = False
 
 

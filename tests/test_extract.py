@@ -100,7 +100,8 @@ def test_page_without_article_text_raises_never_returns_none() -> None:
 
 
 def test_captcha_page_is_not_an_article() -> None:
-    with pytest.raises(NotAnArticle, match="error, captcha or paywall"):
+    with pytest.raises(NotAnArticle, match=r"not an article: captcha page \(its title says "
+                                           r"'Just a moment\.\.\.'\)"):
         extract(page("captcha.html"), url="https://example.org/story")
 
 

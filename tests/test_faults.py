@@ -283,19 +283,20 @@ def test_page_without_article_text_is_no_article(server: TestServer, db: Path) -
 def test_access_denied_page_is_no_article_and_says_so(server: TestServer, db: Path) -> None:
     server.route("/story", Response.html(page("access-denied.html")))
     check(archive(server, "/story", db), outcome="no_article", status=200, attempts=1,
-          error=r"error, captcha or paywall page, not an article \(it says 'Access Denied'\)")
+          error=r"not an article: error page \(its title says 'Access Denied'\)")
 
 
 def test_captcha_page_is_no_article_and_says_so(server: TestServer, db: Path) -> None:
     server.route("/story", Response.html(page("captcha.html")))
     check(archive(server, "/story", db), outcome="no_article", status=200, attempts=1,
-          error=r"error, captcha or paywall page, not an article \(it says 'Verify you are human'\)")
+          error=r"not an article: captcha page \(its title says 'Just a moment\.\.\.'\)")
 
 
 def test_paywall_teaser_is_no_article_and_says_so(server: TestServer, db: Path) -> None:
     server.route("/story", Response.html(page("paywall-teaser.html")))
     check(archive(server, "/story", db), outcome="no_article", status=200, attempts=1,
-          error=r"shows only a paywall teaser \(\d+ words\)")
+          error=r"not an article: paywall teaser \(isAccessibleForFree false, the page says "
+                r"'Subscribe to continue reading', and \d+ words of text\)")
 
 
 @pytest.mark.parametrize("name", ["paywall-teaser.html", "captcha.html", "access-denied.html"])
