@@ -12,6 +12,11 @@
     [sites.themoscowtimes]       # overrides for one site
     delay = 2.0
 
+    [sites.harbourtimes]         # a site declared here, no Python: it has `domains`
+    domains = ["harbourtimes.example"]
+    feeds = ["https://harbourtimes.example/rss"]
+    article_path = "^/news/\\d{4}/"
+
 Unknown keys and bad values are refused with one line naming them.
 """
 
@@ -41,6 +46,22 @@ class SiteSettings:
 
 
 @dataclass(frozen=True)
+class SiteSpec:
+    """A site declared in the config file (a ``[sites.NAME]`` table with ``domains``): the
+    data of an adapter, extracted through the generic path."""
+
+    name: str
+    domains: tuple[str, ...]
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    news_sitemaps: tuple[str, ...] = ()
+    article_path: str | None = None
+    article_id: str | None = None
+    drop: tuple[str, ...] = ()
+    source: str = ""  # "scraper.toml [sites.NAME]", for messages
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole crawl configuration; ``Config()`` is the safe default."""
 
@@ -49,6 +70,7 @@ class Config:
     defaults: SiteSettings = SiteSettings()
     overrides: dict[str, SiteSettings] = field(default_factory=dict)
     source: str = "(defaults)"
+    declared: tuple[SiteSpec, ...] = ()  # sites declared with `domains`
 
     def for_site(self, name: str) -> SiteSettings:
         """The settings of site ``name``: its overrides over the defaults."""
@@ -57,6 +79,9 @@ class Config:
 
 _SITE_KEYS = {"delay", "concurrency", "user_agent", "max_age", "schedule"}
 _CRAWL_KEYS = _SITE_KEYS | {"sites", "max_checks"}
+# what a [sites.NAME] table with `domains` may say besides the settings above
+_SPEC_LISTS = ("domains", "feeds", "sitemaps", "news_sitemaps", "drop")
+_SPEC_PATTERNS = ("article_path", "article_id")
 
 
 def load_config(path: Path | None) -> Config:
@@ -81,16 +106,43 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
     _unknown(crawl, _CRAWL_KEYS, f"{source} [crawl]")
     defaults = _site_settings(crawl, SiteSettings(), f"{source} [crawl]")
     overrides = {}
+    declared = []
     for name, table in _table(data.get("sites", {}), source, "sites").items():
         where = f"{source} [sites.{name}]"
         table = _table(table, source, f"sites.{name}")
-        _unknown(table, _SITE_KEYS, where)
+        if "domains" in table:
+            _unknown(table, _SITE_KEYS | set(_SPEC_LISTS) | set(_SPEC_PATTERNS), where)
+            declared.append(_site_spec(name, table, where))
+            table = {k: v for k, v in table.items() if k in _SITE_KEYS}
+        else:
+            _unknown(table, _SITE_KEYS, where)
         overrides[name] = _site_settings(table, defaults, where)
     sites = crawl.get("sites", [])
     if not isinstance(sites, list) or not all(isinstance(s, str) for s in sites):
         raise UsageError(f"{source} [crawl] sites must be a list of site names")
     max_checks = _number(crawl, "max_checks", 2000, int, f"{source} [crawl]", 0, 10_000_000)
-    return Config(tuple(sites), int(max_checks), defaults, overrides, source)
+    return Config(tuple(sites), int(max_checks), defaults, overrides, source, tuple(declared))
+
+
+def _site_spec(name: str, table: dict[str, Any], where: str) -> SiteSpec:
+    """A declared site from its table; UsageError names a bad value."""
+    lists: dict[str, tuple[str, ...]] = {}
+    for key in _SPEC_LISTS:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip()
+                                                  for v in value):
+            raise UsageError(f"{where}: {key} must be a list of strings")
+        lists[key] = tuple(v.strip() for v in value)
+    if not lists["domains"]:
+        raise UsageError(f"{where}: domains must name at least one domain")
+    lists["domains"] = tuple(d.lower().rstrip(".") for d in lists["domains"])
+    patterns: dict[str, str | None] = {}
+    for key in _SPEC_PATTERNS:
+        value = table.get(key)
+        if value is not None and not isinstance(value, str):
+            raise UsageError(f"{where}: {key} must be a regular expression (a string)")
+        patterns[key] = value
+    return SiteSpec(name=name, **lists, **patterns, source=where)  # type: ignore[arg-type]
 
 
 def _site_settings(table: dict[str, Any], base: SiteSettings, where: str) -> SiteSettings:

@@ -18,15 +18,18 @@ import sys
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
-from .models import Draft, ScraperError, UnknownSite
+from .models import Draft, ScraperError, UnknownSite, UsageError
 
 __all__ = ["Draft", "Site", "all_sites", "site_for", "site_named"]
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+    from .config import SiteSpec
 
 PACKAGE = "scraper_sites"
 
@@ -50,6 +53,9 @@ class Site:
     drop: ClassVar[tuple[str, ...]] = ()
     # None: the client's default User-Agent
     user_agent: ClassVar[str | None] = None
+    # where a site declared in the config file comes from ("scraper.toml [sites.NAME]");
+    # None for a Python adapter
+    declared_in: ClassVar[str | None] = None
 
     def matches(self, url: str) -> bool:
         """True when the URL's host is one of ``domains`` or a subdomain of one."""
@@ -103,7 +109,7 @@ def _package() -> ModuleType:
 _NAME = re.compile(r"[a-z][a-z0-9_-]*")
 
 
-def _check(cls: type[Site], where: str) -> None:
+def _check(cls: type[Site] | Site, where: str) -> None:
     """Refuse an adapter without a name or with a regex that does not compile."""
     if not cls.name:
         raise ScraperError(f"the site adapter {cls.__name__} in {where} has no name")
@@ -121,7 +127,7 @@ def _check(cls: type[Site], where: str) -> None:
 
 
 @cache
-def all_sites() -> tuple[Site, ...]:
+def python_adapters() -> tuple[Site, ...]:
     """Every adapter under ``sites/``, the generic one last. Refuses duplicate names."""
     package = _package()
     found: dict[str, Site] = {}
@@ -145,6 +151,49 @@ def all_sites() -> tuple[Site, ...]:
                            f"{package.__path__[0]}")
     generic = found.pop("generic")
     return (*found.values(), generic)
+
+
+class DeclaredSite(Site):
+    """A site declared in the config file: its data on the instance, no hooks (the generic
+    path extracts it). A plain class, so that it pickles into the extraction processes."""
+
+    def __init__(self, spec: SiteSpec) -> None:
+        for key in ("name", "domains", "feeds", "sitemaps", "news_sitemaps", "article_path",
+                    "article_id", "drop"):
+            setattr(self, key, getattr(spec, key))
+        self.declared_in = spec.source  # type: ignore[misc]
+
+
+# Sites declared in the config file (``declare``): data only, extracted by the generic path.
+_declared: tuple[Site, ...] = ()
+
+
+def all_sites() -> tuple[Site, ...]:
+    """Every site: the Python adapters, then those the config file declares, the generic last."""
+    *adapters, generic = python_adapters()
+    return (*adapters, *_declared, generic)
+
+
+def declare(specs: Iterable[SiteSpec]) -> tuple[Site, ...]:
+    """Make the config file's declared sites known (replacing any declared before).
+
+    A name that is also a Python adapter's is refused (UsageError), as are bad patterns.
+    """
+    global _declared
+    taken = {site.name: site for site in python_adapters()}
+    made: dict[str, Site] = {}
+    for spec in specs:
+        if spec.name in taken:
+            raise UsageError(f"{spec.source}: {spec.name!r} is already the Python adapter "
+                             f"sites/{spec.name}.py; give the declared site another name")
+        site = DeclaredSite(spec)
+        try:
+            _check(site, spec.source)
+        except ScraperError as err:
+            raise UsageError(str(err)) from None
+        made[spec.name] = site
+    _declared = tuple(made.values())
+    return _declared
 
 
 def site_for(url: str) -> Site:

@@ -13,7 +13,7 @@ from scraper.store.schema_doc import END, START, readme_section, schema_markdown
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 # Options every command that reads the archive or prints data shares: documented once, in the
 # paragraph above the commands table.
-SHARED = {"--db", "--json", "--help"}
+SHARED = {"--db", "--json", "--help", "--config"}
 
 
 def test_readme_schema_is_the_one_the_code_builds() -> None:

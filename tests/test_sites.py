@@ -24,7 +24,7 @@ import pytest
 import scraper_sites as sites_package
 from scraper.extract import extract
 from scraper.models import Article
-from scraper.sites import Site, all_sites, site_for, site_named
+from scraper.sites import Site, all_sites, python_adapters, site_for, site_named
 
 ROOT = Path(__file__).parents[1]
 CORPUS = Path(os.environ.get("SCRAPER_CORPUS") or ROOT.parent / "shared" / "corpus")
@@ -313,11 +313,11 @@ def test_a_broken_adapter_is_one_clear_error(source: str, message: str) -> None:
 
     path = Path(sites_package.__path__[0]) / "zz_broken.py"
     path.write_text(source)
-    all_sites.cache_clear()
+    python_adapters.cache_clear()
     try:
         with pytest.raises(ScraperError, match=re.escape(message)):
             all_sites()
     finally:
         path.unlink()
         sys.modules.pop("scraper_sites.zz_broken", None)
-        all_sites.cache_clear()
+        python_adapters.cache_clear()

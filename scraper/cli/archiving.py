@@ -14,9 +14,11 @@ from ..models import UsageError
 from .errors import warn
 from .options import (
     check_url,
+    config_option,
     db_option,
     emit_json,
     json_option,
+    load_sites,
     user_agent_option,
     verbose_option,
 )
@@ -33,14 +35,17 @@ from .options import (
               "URL's host (e.g. for a mirror); see `scraper sites`.")
 @verbose_option
 @click.option("--force", is_flag=True, help="Archive even a URL that `scraper forget` removed.")
+@config_option
 def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
-            user_agent: str | None, site_name: str | None, verbose: bool, force: bool) -> None:
+            user_agent: str | None, site_name: str | None, verbose: bool, force: bool,
+            config_path: Path | None) -> None:
     """Fetch, extract and store each URL (`-` reads URLs from stdin, one per line).
 
     Prints one line per URL: `new version N`, `unchanged`, `not modified`, or the error.
     Exits 1 when any URL failed. A URL typed on the command line that is not one stops
     everything (exit 2); a bad line of a list on stdin is reported with its number and
-    skipped, the others archived (exit 1). Blank lines and `#` comments are skipped. With -v, each retry of a failing request is logged.
+    skipped, the others archived (exit 1). Blank lines and `#` comments are skipped. With
+    -v, each retry of a failing request is logged.
 
     Example: scraper archive https://www.bbc.com/news/articles/clymn8zyrp9o
     """
@@ -50,6 +55,7 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
     from ..sites import site_for, site_named
     from ..store import Archive
 
+    config = load_sites(config_path)
     site = site_named(site_name) if site_name else None
     for url in urls:  # typed URLs: all checked before anything is written
         if url != "-":
@@ -78,8 +84,8 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
         """The policy of the URL's site, resolved once per site for this command."""
         chosen = site or site_for(url)
         if chosen.name not in policies:
-            policies[chosen.name] = policy_for(chosen, None, user_agent,
-                                               respect_robots=not ignore_robots)
+            policies[chosen.name] = policy_for(chosen, config.for_site(chosen.name),
+                                               user_agent, respect_robots=not ignore_robots)
         return policies[chosen.name]
 
     async def run() -> list[Any]:
@@ -152,7 +158,8 @@ def _stdin_urls() -> tuple[list[str], list[tuple[int, str]]]:
 @click.argument("file", type=click.Path(allow_dash=True, dir_okay=False, path_type=Path))
 @click.option("--url", default="", help="The URL the page came from: picks the site adapter "
               "and resolves relative links (default: the page's own canonical URL).")
-def extract_command(file: Path, url: str) -> None:
+@config_option
+def extract_command(file: Path, url: str, config_path: Path | None) -> None:
     """Extract the article from a saved page (.html, .html.gz, or - for stdin) as JSON.
 
     No network and no database.
@@ -163,6 +170,7 @@ def extract_command(file: Path, url: str) -> None:
     from ..fetch import DEFAULT_POLICY
     from ..web import BadCoding, OverCap, decode_html, inflate
 
+    load_sites(config_path)
     if url:
         url = check_url(url)  # a URL that is not one is a usage error, as everywhere
     if str(file) == "-":

@@ -13,7 +13,7 @@ import click
 
 from ..models import CrawlStatus, Locked, UnknownSite
 from .errors import fail, warn
-from .options import config_option, db_option, emit_json, json_option, open_archive
+from .options import config_option, db_option, emit_json, json_option, load_sites, open_archive
 
 
 def _finite(value: float | None, param: click.Parameter) -> float | None:
@@ -57,12 +57,11 @@ def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Pat
 
     Example: scraper crawl --max-time 840
     """
-    from ..config import load_config
     from ..crawl import CrawlReport, crawl_lock, make_pool, run_crawl
     from ..sites import site_named
     from ..store import Archive, check_archive_file
 
-    config = load_config(config_path)
+    config = load_sites(config_path)
     sites = _crawl_sites(site_names, config.sites)
     for name in config.overrides:  # a typo in [sites.NAME] is an error, not a silent no-op
         try:
@@ -186,7 +185,6 @@ def discover(site_name: str, db: Path, as_json: bool, config_path: Path | None,
     """
     from datetime import datetime, timezone
 
-    from ..config import load_config
     from ..discover import discover as find_links
     from ..discover import select
     from ..fetch import make_client, policy_for
@@ -194,7 +192,7 @@ def discover(site_name: str, db: Path, as_json: bool, config_path: Path | None,
     from ..robots import Robots
     from ..sites import site_named
 
-    config = load_config(config_path)
+    config = load_sites(config_path)
     site = site_named(site_name)
     settings = config.for_site(site.name)
 

@@ -19,8 +19,19 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print the re
 config_option = click.option(
     "--config", "config_path", envvar="SCRAPER_CONFIG",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Crawl configuration (TOML; env SCRAPER_CONFIG; default ./scraper.toml if present).",
+    help="Configuration: sites declared there, politeness, schedule (TOML; env "
+         "SCRAPER_CONFIG; default ./scraper.toml if present).",
 )
+
+
+def load_sites(config_path: Path | None) -> Any:
+    """The configuration, with the sites it declares made known to ``site_for``/``site_named``."""
+    from ..config import load_config
+    from ..sites import declare
+
+    config = load_config(config_path)
+    declare(config.declared)
+    return config
 
 
 def _user_agent(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

@@ -9,13 +9,8 @@ from typing import Any
 import click
 
 from .options import (
-    VERSION_NUMBER,
-    db_option,
-    emit_json,
-    find_article,
-    find_version,
-    json_option,
-    open_archive,
+    VERSION_NUMBER, config_option, db_option, emit_json, find_article, find_version, json_option,
+    load_sites, open_archive,
 )
 
 
@@ -23,11 +18,13 @@ from .options import (
 @click.argument("url")
 @db_option
 @json_option
-def history(url: str, db: Path, as_json: bool) -> None:
+@config_option
+def history(url: str, db: Path, as_json: bool, config_path: Path | None) -> None:
     """List the stored versions of the article at URL: time, hash, title and words.
 
     Example: scraper history https://www.bbc.com/news/articles/clymn8zyrp9o
     """
+    load_sites(config_path)
     store = open_archive(db)
     article = find_article(store, url)
     versions = store.versions(article["id"])
@@ -46,11 +43,14 @@ def history(url: str, db: Path, as_json: bool) -> None:
               "(default: the latest).")
 @db_option
 @json_option
-def show(url: str, number: int | None, db: Path, as_json: bool) -> None:
+@config_option
+def show(url: str, number: int | None, db: Path, as_json: bool,
+         config_path: Path | None) -> None:
     """Print a stored version of the article at URL: metadata, then the text.
 
     Example: scraper show https://www.bbc.com/news/articles/clymn8zyrp9o --version 1
     """
+    load_sites(config_path)
     store = open_archive(db)
     row = find_version(store, find_article(store, url), number)
     if as_json:
@@ -78,8 +78,9 @@ def show(url: str, number: int | None, db: Path, as_json: bool) -> None:
               "(default: when stdout is a terminal).")
 @db_option
 @json_option
+@config_option
 def diff(url: str, old: int | None, new: int | None, color: bool | None, db: Path,
-         as_json: bool) -> None:
+         as_json: bool, config_path: Path | None) -> None:
     """Show a word-level diff between two versions of the article at URL.
 
     Without --color, deletions print as [-words-] and insertions as {+words+}. An article
@@ -96,6 +97,7 @@ def diff(url: str, old: int | None, new: int | None, color: bool | None, db: Pat
         words_changed,
     )
 
+    load_sites(config_path)
     store = open_archive(db)
     article = find_article(store, url)
     b = find_version(store, article, new)

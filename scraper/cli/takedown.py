@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..models import UsageError
-from .options import check_url, db_option, emit_json, json_option
+from .options import check_url, config_option, db_option, emit_json, json_option, load_sites
 
 
 @click.command()
@@ -19,8 +19,9 @@ from .options import check_url, db_option, emit_json, json_option
               "order's reference).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed when not on "
               "a terminal).")
+@config_option
 def forget(urls: tuple[str, ...], db: Path, as_json: bool, reason: str | None,
-           yes: bool) -> None:
+           yes: bool, config_path: Path | None) -> None:
     """Remove each article for good: its versions, their text and raw HTML, its fetches.
 
     A tombstone (a hash of each URL and identity of the article, the time and the reason,
@@ -34,6 +35,7 @@ def forget(urls: tuple[str, ...], db: Path, as_json: bool, reason: str | None,
     from ..store import Archive
     from ..store.takedown import forget as forget_article
 
+    load_sites(config_path)  # a declared site's article key, as the archive knows it
     wanted = [check_url(url) for url in dict.fromkeys(urls)]  # all checked before any write
     if not yes:
         if not sys.stdin.isatty():

@@ -1,0 +1,81 @@
+"""Sites declared in the config file: crawled and archived end to end, with no Python written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from local_site import serve_site
+from server import TestServer
+
+from scraper.cli import cli
+from scraper.sites import declare
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    declare(())  # each command declares the sites of its own config: none leak to the next
+    return result.exit_code, result.stdout, result.stderr
+
+
+def declared(tmp_path: Path, feed: str, sitemap: str) -> Path:
+    config = tmp_path / "scraper.toml"
+    config.write_text(f"""
+[crawl]
+delay = 0
+
+[sites.harbour]
+domains = ["127.0.0.1"]
+feeds = ["{feed}"]
+sitemaps = ["{sitemap}"]
+article_path = '^/news/\\d+$'
+article_id = '^/news/(\\d+)$'
+drop = [".related"]
+""")
+    return config
+
+
+def test_a_site_declared_in_the_config_is_crawled_end_to_end(server: TestServer,
+                                                              tmp_path: Path) -> None:
+    feed, sitemap = serve_site(server, 4)
+    config, db = str(declared(tmp_path, feed, sitemap)), str(tmp_path / "archive.db")
+    code, out, err = run("sites", "--config", config, "--json")
+    harbour = next(s for s in json.loads(out) if s["name"] == "harbour")
+    assert harbour["kind"] == "config" and harbour["declared_in"].endswith("[sites.harbour]")
+    code, out, _ = run("sites", "--config", config)
+    assert any(line.split()[:2] == ["harbour", "config"] for line in out.splitlines())
+    code, out, err = run("crawl", "harbour", "--config", config, "--db", db, "--json")
+    assert code == 0, err
+    assert json.loads(out)["new_version"] == 4
+    # its article_id is the identity: history finds /news/2 by another spelling of its URL
+    code, out, _ = run("history", server.url("/news/2?utm_source=x"), "--db", db,
+                       "--config", config)
+    assert code == 0 and "(harbour, state active)" in out
+
+
+def test_a_declared_site_named_like_a_python_adapter_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "scraper.toml"
+    config.write_text('[sites.bbc]\ndomains = ["bbc.example"]\n')
+    code, out, err = run("sites", "--config", str(config))
+    assert (code, out) == (2, "")
+    assert err.strip() == (f"scraper: error: {config} [sites.bbc]: 'bbc' is already the Python "
+                           "adapter sites/bbc.py; give the declared site another name")
+
+
+def test_bad_declarations_are_one_line_each(tmp_path: Path) -> None:
+    config = tmp_path / "scraper.toml"
+    for text, says in (
+        ('[sites.x]\ndomains = "x.example"\n', "domains must be a list of strings"),
+        ('[sites.x]\ndomains = []\n', "domains must name at least one domain"),
+        ('[sites.x]\ndomains = ["x.example"]\ncolour = 1\n', "unknown key 'colour'"),
+        ('[sites.x]\ndomains = ["x.example"]\narticle_path = "(unclosed"\n',
+         "article_path is not a valid regex"),
+        ('[sites.X-Y]\ndomains = ["x.example"]\n', "must be lower-case letters"),
+    ):
+        config.write_text(text)
+        code, out, err = run("crawl", "--config", str(config), "--db",
+                             str(tmp_path / "archive.db"))
+        assert (code, out) == (2, ""), text
+        assert len(err.strip().splitlines()) == 1 and says in err, err
+        assert not (tmp_path / "archive.db").exists()
