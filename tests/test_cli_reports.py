@@ -10,6 +10,7 @@ import os
 import signal
 import sqlite3
 import threading
+from datetime import datetime
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -169,6 +170,8 @@ def test_crawl_stopped_with_ctrl_c_is_recorded_interrupted_with_its_counts(
     assert ended.get("exit") == code, log
     *_, summary, last = log.strip().splitlines()
     assert last == line and "Traceback" not in log
+    when, _, summary = summary.partition(" ")  # the summary line starts with its ISO time
+    datetime.fromisoformat(when)
     assert summary.startswith("crawl 1: 8 discovered, 7 checked, 7 new version, 1 skipped in ")
     assert summary.endswith(" s (interrupted)")
     stored = rows(db, "SELECT count(*) FROM versions")[0][0]

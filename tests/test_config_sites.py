@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 from click.testing import CliRunner
 from local_site import serve_site
-from server import TestServer
+from server import Response, TestServer
 
 from scraper.cli import cli
 from scraper.sites import declare
@@ -79,3 +80,17 @@ def test_bad_declarations_are_one_line_each(tmp_path: Path) -> None:
         assert (code, out) == (2, ""), text
         assert len(err.strip().splitlines()) == 1 and says in err, err
         assert not (tmp_path / "archive.db").exists()
+
+
+def test_every_line_a_crawl_logs_starts_with_its_time(server: TestServer, tmp_path: Path) -> None:
+    feed, sitemap = serve_site(server, 2)
+    config, db = str(declared(tmp_path, feed, sitemap)), str(tmp_path / "archive.db")
+    server.route("/sitemap.xml", Response(404, b"gone"))  # a warning: skipping the sitemap
+    result = CliRunner().invoke(cli, ["crawl", "harbour", "--config", config, "--db", db, "-v"])
+    declare(())
+    lines = result.stdout.splitlines() + result.stderr.splitlines()
+    assert len(lines) >= 3  # each URL, the summary, the sitemap warning
+    for line in lines:
+        when, _, rest = line.partition(" ")
+        assert datetime.fromisoformat(when).tzinfo is not None, line
+        assert rest

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 from string import Template
 
@@ -239,7 +240,10 @@ def test_crawl_command_prints_one_line_summary_and_records_the_run(server, tmp_p
                                                  "--config", str(config)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("crawl 1: 2 discovered, 2 checked")
+    # cron keeps the line with its time: ISO 8601, then the summary
+    when, _, summary = lines[0].partition(" ")
+    datetime.fromisoformat(when)
+    assert len(lines) == 1 and summary.startswith("crawl 1: 2 discovered, 2 checked")
     assert "1 new version" in lines[0] and "1 gone" in lines[0]
     result = CliRunner().invoke(cli_module.cli, ["crawl", "--db", str(db), "--json",
                                                  "--config", str(config)])

@@ -32,7 +32,8 @@ def test_archive_v_of_a_refused_connection_names_its_retry_and_gives_up_soon(
     url = f"http://127.0.0.1:{closed_port()}/news/1"
     result = CliRunner().invoke(cli, ["archive", "-v", "--db", str(tmp_path / "a.db"), url])
     assert result.exit_code == 1, result.output
-    retries = [line for line in result.stderr.splitlines() if "retrying" in line]
+    retries = [line.partition(" ")[2] for line in result.stderr.splitlines()
+               if "retrying" in line]  # after the line's ISO time
     assert retries == [f"scraper: retrying {url} in 0.5 s (attempt 2 of 2): connection refused"]
     assert result.stderr.splitlines()[-1] == (
         f"{url}  error: connection refused fetching {url} (after 2 attempts)")

@@ -13,7 +13,7 @@ import click
 
 from .archiving import archive, extract_command
 from .crawling import crawl, discover
-from .errors import ScraperGroup
+from .errors import ScraperGroup, StampedFormatter
 from .reading import diff, history, show
 from .site_list import sites
 from .status import stats
@@ -53,7 +53,7 @@ def main() -> None:
 def _log_to_stderr() -> None:
     """Warnings from the library (a feed skipped, a host backed off) as one stderr line each."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("scraper: %(message)s"))
+    handler.setFormatter(StampedFormatter())
     logger = logging.getLogger("scraper")
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING)

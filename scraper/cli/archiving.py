@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ..models import UsageError
-from .errors import warn
+from .errors import log_to_stderr, warn
 from .options import (
     check_url,
     config_option,
@@ -77,7 +77,7 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
         warn(f"stdin line {number}: {why}: skipped")
     skipped = len(bad)
     if verbose:
-        _log_to_stderr(click.get_current_context())
+        log_to_stderr(click.get_current_context(), logging.INFO)
     policies: dict[str, FetchPolicy] = {}
 
     def policy(url: str) -> FetchPolicy:
@@ -112,28 +112,6 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
         emit_json([r.to_dict() for r in results])
     if skipped or not all(r.ok for r in results):
         raise click.exceptions.Exit(1)
-
-
-def _log_to_stderr(ctx: click.Context) -> None:
-    """-v: INFO lines of the "scraper" logger (each retry) on stderr, for this command only.
-
-    ``scraper`` (main) has put a stderr handler on the logger already; run any other way
-    (``CliRunner``, ``python -c``) it has none, so one is added, and removed at the end.
-    """
-    logger = logging.getLogger("scraper")
-    level, handler = logger.level, None
-    logger.setLevel(logging.INFO)
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("scraper: %(message)s"))
-        logger.addHandler(handler)
-
-    def restore() -> None:
-        logger.setLevel(level)
-        if handler is not None:
-            logger.removeHandler(handler)
-
-    ctx.call_on_close(restore)
 
 
 def _stdin_urls() -> tuple[list[str], list[tuple[int, str]]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 import time
@@ -12,7 +13,7 @@ from typing import Any
 import click
 
 from ..models import CrawlStatus, Locked, UnknownSite
-from .errors import fail, warn
+from .errors import fail, log_to_stderr, stamp, warn
 from .options import config_option, db_option, emit_json, json_option, load_sites, open_archive
 
 
@@ -61,6 +62,8 @@ def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Pat
     from ..sites import site_named
     from ..store import Archive, check_archive_file
 
+    # warnings always (a feed skipped, a host left alone), and with -v each retry too
+    log_to_stderr(click.get_current_context(), logging.INFO if verbose else logging.WARNING)
     config = load_sites(config_path)
     sites = _crawl_sites(site_names, config.sites)
     for name in config.overrides:  # a typo in [sites.NAME] is an error, not a silent no-op
@@ -72,7 +75,8 @@ def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Pat
     try:
         with crawl_lock(db), Archive(db) as archive:
             for stale in archive.mark_interrupted_crawls():
-                warn(f"crawl {stale} did not finish (killed?); marked interrupted")
+                click.echo(stamp(f"scraper: crawl {stale} did not finish (killed?); marked "
+                                 "interrupted"), err=True)
             crawl_id = archive.start_crawl([s.name for s in sites])
             report = CrawlReport(crawl_id)
             started = time.monotonic()
@@ -81,7 +85,7 @@ def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Pat
                                        make_pool, run_crawl))
             except (KeyboardInterrupt, Terminated):
                 report.stopped(CrawlStatus.INTERRUPTED)
-                click.echo(report.summary())
+                click.echo(stamp(report.summary()))
                 raise
             except BaseException:
                 report.status = CrawlStatus.FAILED
@@ -92,14 +96,14 @@ def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Pat
                 report.seconds = time.monotonic() - started
                 archive.finish_crawl(crawl_id, dict(report.counts), report.status)
     except Locked as err:
-        warn(f"{err}; exiting")
+        click.echo(stamp(f"scraper: {err}; exiting"), err=True)
         raise click.exceptions.Exit(1 if fail_if_locked else 0) from None
     except Terminated:
         fail("terminated (SIGTERM)", code=143)
     if as_json:
         emit_json(report.to_dict())
     else:
-        click.echo(report.summary())
+        click.echo(stamp(report.summary()))
     if report.counts["error"] or report.counts["discovery_failed"]:
         raise click.exceptions.Exit(1)
 
@@ -151,9 +155,9 @@ async def _crawl_with_progress(archive: Any, config: Any, sites: list[Any], repo
 
     def on_result(result: Any) -> None:
         if verbose:
-            click.echo(f"{result.url}  {result.describe()}")
+            click.echo(stamp(f"{result.url}  {result.describe()}"))
         elif not result.ok and result.outcome != "gone":
-            click.echo(f"{result.url}  {result.describe()}", err=True)
+            click.echo(stamp(f"{result.url}  {result.describe()}"), err=True)
         if bar is not None:
             bar.update(1)
 

@@ -7,7 +7,10 @@ config file), 130 when interrupted. Expected failures never print a traceback.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import sys
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import click
@@ -68,3 +71,37 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print the error line and exit with ``code``."""
     fail_line(message)
     raise click.exceptions.Exit(code)
+
+
+def stamp(line: str) -> str:
+    """A log line of a crawl (or of any command's -v) as cron keeps it: an ISO time first."""
+    return f"{datetime.now(UTC).isoformat(timespec='seconds')} {line}"
+
+
+class StampedFormatter(logging.Formatter):
+    """The "scraper" logger's lines: the time, then ``scraper: message`` on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return stamp(f"scraper: {' '.join(record.getMessage().split())}")
+
+
+def log_to_stderr(ctx: click.Context, level: int) -> None:
+    """Lines of the "scraper" logger at ``level`` and above on stderr, for this command only.
+
+    ``scraper`` (main) has put a stderr handler on the logger already; run any other way
+    (``CliRunner``, ``python -c``) it has none, so one is added, and removed at the end.
+    """
+    logger = logging.getLogger("scraper")
+    old_level, handler = logger.level, None
+    logger.setLevel(level)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(StampedFormatter())
+        logger.addHandler(handler)
+
+    def restore() -> None:
+        logger.setLevel(old_level)
+        if handler is not None:
+            logger.removeHandler(handler)
+
+    ctx.call_on_close(restore)
