@@ -42,8 +42,10 @@ _STATUS = r"\b(?:error\s*)?(?:4(?:00|01|03|04|10|29)|5(?:00|02|03|04))\b"
 _ERROR = re.compile(
     rf"{_STATUS}(?:\W{{0,3}}(?:error|not found|forbidden|bad request|unauthori[sz]ed|gone|"
     r"too many requests|internal server error|bad gateway|service (?:temporarily )?"
-    r"unavailable|gateway time-?out|page not found))?|(?:error\W{0,3})?(?:page|file|article|"
-    r"story) (?:not found|(?:does not|doesn'?t) exist|(?:could|can)(?:no|')t be found)|"
+    r"unavailable|gateway time-?out|page not found))?|(?:error\W{0,3})?(?:(?:the|that|this) )?"
+    r"(?:page|file|article|story) (?:not found|(?:does not|doesn['’]?t) exist|(?:could|can)"
+    r"(?:no|['’])t be found)|(?:we )?(?:can['’]?t|cannot|could ?n['’]?o?t) find (?:that|this|"
+    r"the) page|nothing (?:was )?found|"
     r"access denied|bad gateway|service (?:temporarily )?unavailable|internal server error|"
     r"gateway time-?out|too many requests|seite nicht gefunden|page (?:introuvable|non trouvée)|"
     r"página no encontrada|pagina non trovata|pagina niet gevonden|strony nie znaleziono",
@@ -127,12 +129,15 @@ def refuse_link_list(url: str, tree: HTMLParser, text: str) -> None:
     links = tree.css("a")
     if len(links) < 2:
         return
-    starts: dict[str, set[tuple[str, ...]]] = {}
+    body = _tokens(text)
+    if len(body) > 2 * SHORT_TEXT_WORDS:  # "a-a-a-...": one "word" of 60,000 tokens is no
+        return                            # short link list, and would cost the check minutes
+    starts: dict[str, dict[int, set[tuple[str, ...]]]] = {}
     for node in links + tree.css("h1, h2, h3, h4, h5, h6"):
         tokens = _tokens(node.text(deep=True))
-        if tokens:
-            starts.setdefault(tokens[0], set()).add(tuple(tokens))
-    if _covered(_tokens(text), starts):
+        if tokens and len(tokens) <= len(body):
+            starts.setdefault(tokens[0], {}).setdefault(len(tokens), set()).add(tuple(tokens))
+    if _covered(body, starts):
         raise ExtractError(f"no article text found on {url or 'the page'} "
                            "(only navigation links and headings)")
 
@@ -202,16 +207,17 @@ def _tokens(text: str) -> list[str]:
     return re.findall(r"\w+", text.casefold())
 
 
-def _covered(tokens: list[str], starts: dict[str, set[tuple[str, ...]]]) -> bool:
-    """Whether ``tokens`` is a run of the sequences in ``starts`` (keyed by first token)."""
+def _covered(tokens: list[str], starts: dict[str, dict[int, set[tuple[str, ...]]]]) -> bool:
+    """Whether ``tokens`` is a run of the sequences in ``starts`` (by first token, then by
+    length: one slice per length and a set look-up, whatever the number of links)."""
     reachable = [False] * (len(tokens) + 1)
     reachable[0] = True
     for i in range(len(tokens)):
         if not reachable[i]:
             continue
-        for seq in starts.get(tokens[i], ()):
-            if tuple(tokens[i:i + len(seq)]) == seq:
-                reachable[i + len(seq)] = True
+        for length, seqs in starts.get(tokens[i], {}).items():
+            if tuple(tokens[i:i + length]) in seqs:
+                reachable[i + length] = True
     return bool(tokens) and reachable[-1]
 
 

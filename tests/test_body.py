@@ -96,3 +96,14 @@ def test_link_list_refusal_still_says_only_navigation() -> None:
 def test_short_brief_with_a_hidden_paywall_box_is_kept() -> None:
     article = extract(page("short-brief-hidden-prompt.html"), url=URL)
     assert article.text.startswith("The first ferry to the island will leave at 6.40am")
+
+
+@pytest.mark.parametrize("heading", [
+    "Oops! That page can’t be found.",  # WordPress's own 404, with its curly apostrophe
+    "We can't find that page",
+    "Nothing found",
+])
+def test_common_not_found_headings_are_refused_as_error_pages(heading: str) -> None:
+    html = page("error-404.html").replace("Error 404: page not found", heading)
+    with pytest.raises(NotAnArticle, match=r"error page \(its heading says "):
+        extract(html, url=URL)

@@ -117,12 +117,12 @@ def test_htmldate_fallback_day_without_invented_midnight() -> None:
     assert page("htmldate-day.html").published == "2019-06-28"
 
 
-def test_a_page_republished_under_its_dated_address_keeps_the_first_day() -> None:
-    url = "https://news.example.org/2017/07/12/ferry-pier-second-opinion/"
-    assert page("republished.html", url=url).published == "2017-07-12"
-    # a day or two between the address and the page is a draft's delay, not a republication
-    url = "https://news.example.org/2019/06/16/ferry-pier-second-opinion/"
-    assert page("republished.html", url=url).published == "2019-06-17T18:28:00+02:00"
+def test_the_date_in_the_url_never_outranks_the_pages_own_date() -> None:
+    # an address keeps the day it was made (an event's, a live blog's first day, a section's
+    # archive): the page's stated time is the publication, the URL only the last resort
+    for url in ("https://news.example.org/2017/07/12/ferry-pier-second-opinion/",
+                "https://news.example.org/2019/06/16/ferry-pier-second-opinion/"):
+        assert page("republished.html", url=url).published == "2019-06-17T18:28:00+02:00"
 
 
 def test_a_dateline_zone_abbreviation_becomes_its_offset() -> None:
@@ -132,3 +132,28 @@ def test_a_dateline_zone_abbreviation_becomes_its_offset() -> None:
 def test_a_comment_time_is_not_the_article_time() -> None:
     # the article states no date: a reader's comment under it gives none either
     assert page("comment-only-dates.html").published is None
+
+
+# Found in review: each failed before its fix.
+def test_layout_wrappers_named_responsive_or_sidebar_are_not_comments() -> None:
+    assert page("responsive-wrapper.html").published == "2016-05-16T19:30:00+02:00"
+
+
+def test_a_dateline_zone_written_utc_plus_keeps_its_sign() -> None:
+    assert page("utc-plus.html").published == "2016-05-16T19:30:00+02:00"
+
+
+def test_text_without_a_day_never_gets_todays_day() -> None:
+    # "May 2016" has no day: the datetime attribute stands, not May <today's day>
+    assert page("month-only-text.html").published == "2016-05-16T19:30:00+02:00"
+
+
+def test_an_edit_time_alone_is_not_the_publication_time() -> None:
+    assert page("edited-line.html").published != "2016-05-20T09:00:00"
+
+
+def test_an_offset_after_a_space_still_parses_with_the_anchored_pattern() -> None:
+    from scraper.metadata import normalize_date
+
+    assert normalize_date("2016-05-16 19:30:00 +0200") == "2016-05-16T19:30:00+02:00"
+    assert normalize_date("2016-05-16T19:30:00-0730") == "2016-05-16T19:30:00-07:30"

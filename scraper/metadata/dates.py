@@ -62,8 +62,15 @@ _BYLINE = ("header", "[class*=byline]", "[class*=dateline]", "[class*=article-me
            "[class*=post-meta]", "[class*=entry-meta]", "[class*=meta-date]",
            "[class*=publish]", "[class*=posted]", "[class*=timestamp]", "[id*=byline]")
 # a comment's or a teaser's date is another text's
-_ELSEWHERE = re.compile(r"comment|reply|respon|teaser|related|promo|recommend|sidebar", re.I)
-_UPDATED = re.compile(r"updat|modif|aktualisiert|mis à jour|actualiz", re.I)
+# class or id words (whole, or the first or last part of a hyphenated one: "comment-list",
+# "post-comments") that mark a comment, a teaser or a sidebar; not "img-responsive-wrap" or
+# "layout-with-sidebar", which wrap the article itself
+_ELSEWHERE = re.compile(r"(?:^|\s)(?:comments?|replies|reply|responses?|teasers?|related|"
+                        r"promos?|recommended|recommendations?|sidebar|aside)(?:[-_]\w+)?(?=\s|$)|"
+                        r"(?:^|\s)\w+[-_](?:comments?|replies|responses|teasers?|related|promos?|"
+                        r"recommendations?)(?=\s|$)", re.I)
+_UPDATED = re.compile(r"updat|modif|edited|revised|aktualisiert|geändert|\bstand\b|"
+                      r"mis à jour|actualiz|aggiornat", re.I)
 _URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-]([01]?\d)[/-]([0-3]?\d)(?:/|[-_]|\.html?|$)")
 _HAS_TIME = re.compile(r"\d{1,2}[:h]\d\d|\d\s*[ap]\.?m\b", re.I)
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
@@ -94,7 +101,8 @@ _ENGLISH = {name: en for en, names in _MONTH_NAMES.items() for name in names.spl
 _FOREIGN_MONTH = re.compile(r"(?<!\w)(?:" + "|".join(sorted(_ENGLISH, key=len, reverse=True))
                             + r")(?!\w)", re.I)
 # A structured date this many days away from the URL's date is a republication's
-_REPUBLISHED = 7
+# "Saturday, 27 September 2014, 12:06:00 Central European Summer Time" is about 70
+_MAX_DATE_CHARS = 100
 # A naive time or a bare day may be local to a zone up to 14 hours ahead of UTC.
 _AHEAD = timedelta(hours=14)
 
@@ -107,11 +115,13 @@ def normalize_date(value: str | None) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None  # JSON-LD can hold a list, an object or a number here
     value = value.strip()
+    if len(value) > _MAX_DATE_CHARS:  # no date is this long; a hostile one costs regex time
+        return None
     candidate = value.replace("Z", "+00:00") if value.endswith("Z") else value
     # "2023/02/21 21:20" (a Taiwanese CMS), "2024-04-30 16:38:37 +0200"
     candidate = re.sub(r"^(\d{4})/(\d\d)/(\d\d)", r"\1-\2-\3", candidate)
     candidate = re.sub(r"^(\d{4}-\d\d-\d\d)\s+(\d)", r"\1T\2", candidate)
-    candidate = re.sub(r"\s*([+-]\d\d):?(\d\d)$", r"\1:\2", candidate)
+    candidate = re.sub(r"(?<=\d)\s?([+-]\d\d):?(\d\d)$", r"\1:\2", candidate)
     try:
         parsed = datetime.fromisoformat(candidate)
     except ValueError:
@@ -142,16 +152,22 @@ def _parse_text_date(text: str) -> str | None:
     from dateutil import parser
 
     # "Thu Sep 16 2021 03:52:10 GMT+0000 (UTC)": POSIX reads GMT+3 as UTC-3; drop the comment
-    cleaned = re.sub(r"\([^)]*\)", " ", text).replace("GMT+", "+").replace("GMT-", "-")
+    cleaned = re.sub(r"\([^)]*\)", " ", text)
+    cleaned = re.sub(r"\b(?:GMT|UTC)\s*([+-])", r"\1", cleaned)
     cleaned = re.sub(r"(?<=\d)(?:er|st|nd|rd|th)\b|\b(?:at|um|à|a las|alle|le|el|de|del|den)\b",
                      " ", cleaned, flags=re.I)
     cleaned = re.sub(r"(?<=\d)h(?=\d\d)", ":", cleaned)  # French "16h55"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # an unknown zone name ("ET") is left out
-            parsed = parser.parse(cleaned, fuzzy=True, tzinfos=_ZONES)
+            # twice, with two defaults: a day, month or year the text lacks comes out
+            # different, and dateutil would otherwise fill it in from today ("May 2016")
+            parsed, other = (parser.parse(cleaned, fuzzy=True, tzinfos=_ZONES, default=d)
+                             for d in (datetime(2000, 1, 1), datetime(2001, 2, 2)))
     except (ValueError, OverflowError, TypeError):  # ParserError is a ValueError
         return None
+    if parsed.date() != other.date():
+        return None  # no whole date in the text
     if not _HAS_TIME.search(text):
         return parsed.date().isoformat()
     return parsed.replace(second=parsed.second, microsecond=0).isoformat()
@@ -286,10 +302,7 @@ class PageDates:
                                               for other in self._elsewhere_times()):
             found = None
         published = _first_valid(self.published_candidates(), now)
-        in_url = not_after(url_date(url), now)
-        if published and in_url and abs((_day(published) - _day(in_url)).days) > _REPUBLISHED:
-            # a page republished under its first address: the address keeps the first day
-            published = _with_time(in_url, self.published_candidates(), now, found)
+        in_url = not_after(url_date(url), now)  # the last resort: a section's or an event's
         if published and not _has_time(published):
             published = _with_time(published, self.published_candidates(), now, found)
         return {"published": published or found or in_url, "modified": modified}
@@ -313,6 +326,8 @@ def _elsewhere(node: Any) -> bool:
         if _ELSEWHERE.search(" ".join((node.attributes.get("class") or "",
                                        node.attributes.get("id") or ""))):
             return True
+        if node.tag in ("article", "main"):  # the article's own box: no wrapper above counts
+            return False
         node = node.parent
     return False
 
