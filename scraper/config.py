@@ -76,6 +76,11 @@ class Config:
         """The settings of site ``name``: its overrides over the defaults."""
         return self.overrides.get(name, self.defaults)
 
+    def with_delay(self, delay: float) -> Config:
+        """The same configuration with ``delay`` between requests to one host, every site."""
+        return replace(self, defaults=replace(self.defaults, delay=delay),
+                       overrides={k: replace(v, delay=delay) for k, v in self.overrides.items()})
+
 
 _SITE_KEYS = {"delay", "concurrency", "user_agent", "max_age", "schedule"}
 _CRAWL_KEYS = _SITE_KEYS | {"sites", "max_checks"}

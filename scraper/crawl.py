@@ -37,7 +37,7 @@ from .extract import extract
 from .fetch import FetchPolicy, make_client, policy_for
 from .identity import article_key
 from .models import Article, CrawlStatus, Locked, Outcome, StoreError
-from .pipeline import Result, archive_url
+from .pipeline import Extractor, Result, archive_url, extract_inline
 from .robots import Robots
 from .sites import Site
 from .store import CRAWL_COUNTS, Archive
@@ -236,54 +236,83 @@ async def run_crawl(
                            deadline)
         report.planned = len(jobs)
         on_total(len(jobs))
-        queues: dict[str, asyncio.Queue[Job]] = {}
-        gates: dict[str, HostGate] = {}
-        workers: dict[str, int] = {}
-        for job in jobs:
-            host = (urlsplit(job.url).hostname or "").lower()
-            if host not in queues:
-                settings = config.for_site(job.site.name)
-                queues[host], gates[host] = asyncio.Queue(), HostGate(settings)
-                workers[host] = settings.concurrency
-            queues[host].put_nowait(job)
-
-        async def worker(host: str) -> None:
-            queue, gate = queues[host], gates[host]
-            while not queue.empty():
-                if gate.closed or (deadline and time.monotonic() >= deadline):
-                    if deadline and time.monotonic() >= deadline:
-                        report.status = CrawlStatus.TIMED_OUT
-                    report.counts["skipped"] += queue.qsize()
-                    while not queue.empty():
-                        queue.get_nowait()
-                    return
-                job = queue.get_nowait()
-                settings = config.for_site(job.site.name)
-                policy = policies.get(job.site.name) or policy_for(job.site, settings)
-                await _apply_crawl_delay(client, robots, gate, job.url, policy.user_agent,
-                                         settings)
-                if not await gate.enter(sleep, deadline):
-                    report.status = CrawlStatus.TIMED_OUT
-                    report.counts["skipped"] += 1
-                    continue  # the rest of the queue is skipped at the top of the loop
-                # no fetch may outlast --max-time by more than its own network budget
-                budget = FETCH_TIMEOUT if deadline is None else max(
-                    1.0, min(FETCH_TIMEOUT, deadline - time.monotonic()))
-                try:
-                    outcome = await archive_url(
-                        client, archive, job.url, replace(policy, total_timeout=budget),
-                        robots=robots, site=job.site, known=job.known, extractor=extractor,
-                        schedule=settings.schedule, sleep=sleep)
-                finally:
-                    gate.leave()
-                gate.count(outcome)
-                report.counts["checked"] += 1
-                report.counts[outcome.outcome] += 1
-                on_result(outcome)
-
-        await asyncio.gather(*(worker(host) for host, n in workers.items() for _ in range(n)))
+        await work_politely(client, archive, jobs, config, policies, robots, report,
+                            extractor=extractor, sleep=sleep, deadline=deadline,
+                            on_result=on_result)
     report.seconds = time.monotonic() - clock
     return report
+
+
+async def work_politely(
+    client: httpx.AsyncClient,
+    archive: Archive,
+    jobs: list[Job],
+    config: Config,
+    policies: dict[str, FetchPolicy],
+    robots: Robots,
+    report: CrawlReport,
+    *,
+    extractor: Extractor = extract_inline,
+    sleep: Callable[[float], Any] = asyncio.sleep,
+    deadline: float | None = None,
+    on_result: Callable[[Result], None] = lambda o: None,
+    mirror: bool = False,
+    force: bool = False,
+) -> None:
+    """Fetch, extract and store ``jobs``: hosts in parallel, each at its politeness bound.
+
+    Per host: ``concurrency`` requests in flight and ``delay`` seconds (or robots.txt's
+    Crawl-delay, when the policy respects robots.txt and it is longer) between request
+    starts; a host refusing several requests in a row is left alone. The crawl and
+    `scraper archive` of a list share it. ``mirror`` and ``force`` as in ``archive_url``.
+    """
+    queues: dict[str, asyncio.Queue[Job]] = {}
+    gates: dict[str, HostGate] = {}
+    workers: dict[str, int] = {}
+    for job in jobs:
+        host = (urlsplit(job.url).hostname or "").lower()
+        if host not in queues:
+            settings = config.for_site(job.site.name)
+            queues[host], gates[host] = asyncio.Queue(), HostGate(settings)
+            workers[host] = settings.concurrency
+        queues[host].put_nowait(job)
+
+    async def worker(host: str) -> None:
+        queue, gate = queues[host], gates[host]
+        while not queue.empty():
+            if gate.closed or (deadline and time.monotonic() >= deadline):
+                if deadline and time.monotonic() >= deadline:
+                    report.status = CrawlStatus.TIMED_OUT
+                report.counts["skipped"] += queue.qsize()
+                while not queue.empty():
+                    queue.get_nowait()
+                return
+            job = queue.get_nowait()
+            settings = config.for_site(job.site.name)
+            policy = policies.get(job.site.name) or policy_for(job.site, settings)
+            if policy.respect_robots:
+                await _apply_crawl_delay(client, robots, gate, job.url, policy.user_agent,
+                                         settings)
+            if not await gate.enter(sleep, deadline):
+                report.status = CrawlStatus.TIMED_OUT
+                report.counts["skipped"] += 1
+                continue  # the rest of the queue is skipped at the top of the loop
+            # no fetch may outlast --max-time by more than its own network budget
+            budget = FETCH_TIMEOUT if deadline is None else max(
+                1.0, min(FETCH_TIMEOUT, deadline - time.monotonic()))
+            try:
+                outcome = await archive_url(
+                    client, archive, job.url, replace(policy, total_timeout=budget),
+                    robots=robots, site=job.site, known=job.known, extractor=extractor,
+                    schedule=settings.schedule, sleep=sleep, mirror=mirror, force=force)
+            finally:
+                gate.leave()
+            gate.count(outcome)
+            report.counts["checked"] += 1
+            report.counts[outcome.outcome] += 1
+            on_result(outcome)
+
+    await asyncio.gather(*(worker(host) for host, n in workers.items() for _ in range(n)))
 
 
 async def _apply_crawl_delay(client: httpx.AsyncClient, robots: Robots, gate: HostGate,

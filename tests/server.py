@@ -96,13 +96,14 @@ class TestServer:
 
     __test__ = False  # not a pytest test class, despite the name
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host  # any 127.x.y.z: many "hosts" on one machine
         self._routes: dict[str, list[Response]] = {}
         self._lock = threading.Lock()
         self.requests: list[Seen] = []
         # set by stop(): handlers that stall or drip wait on it, so none outlives the test
         self.stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = ThreadingHTTPServer((host, 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False  # a stalled handler must not hang shutdown
         # a short poll interval: shutdown() waits up to one interval, once per test
@@ -114,7 +115,7 @@ class TestServer:
 
     def url(self, path: str = "/") -> str:
         """The absolute URL of ``path`` on this server."""
-        return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}"
+        return f"http://{self.host}:{self.port}/{path.lstrip('/')}"
 
     def route(self, path: str, *responses: Response) -> None:
         """Serve ``responses`` for ``path`` in order, repeating the last one."""

@@ -219,3 +219,34 @@ def test_a_list_on_stdin_skips_bad_lines_by_number_and_archives_the_rest(
     assert err.strip() == ("scraper: stdin line 3: not an http(s) URL: "
                            "'www.example.com/no-scheme': skipped")
     assert [line.split()[-1] for line in out.splitlines()] == ["1", "2"]  # new version 1, 2
+
+
+def test_a_list_over_many_hosts_keeps_each_hosts_delay_and_runs_the_hosts_at_once(
+        db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scraper import fetch
+
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:  # the waits a polite run asks for, not waited
+        waits.append(seconds)
+
+    monkeypatch.setattr(fetch, "pause", record)
+    hosts = [TestServer(f"127.0.0.{n}").start() for n in (1, 2, 3)]
+    try:
+        urls = []
+        for server in hosts:
+            for n in (1, 2, 3):
+                server.route(f"/story/{n}", Response.html(page().replace(
+                    "Li Shangfu", f"Li Shangfu {server.host} {n}")))
+                urls.append(server.url(f"/story/{n}"))
+        result = CliRunner().invoke(cli, ["archive", "-", "--db", str(db), "--delay", "5"],
+                                    input="\n".join(urls))
+    finally:
+        for server in hosts:
+            server.stop()
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 9
+    # per host, a wait of about the delay before each request but its first: 2 × 3 hosts
+    # (one queue for all hosts would ask for 8)
+    assert len(waits) == 6 and all(4.0 < w <= 5.0 for w in waits), waits
+    assert all(server.hits(f"/story/{n}") == 1 for server in hosts for n in (1, 2, 3))

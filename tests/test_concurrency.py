@@ -113,7 +113,8 @@ def test_crawl_and_archive_processes_at_once_lose_nothing_and_never_say_locked(
         # Every archiver takes every URL, each starting at another place in the list:
         # the same articles are saved by several processes within milliseconds.
         orders = [urls[i * 7 % ARTICLES:] + urls[:i * 7 % ARTICLES] for i in range(ARCHIVERS)]
-        archivers = [scraper_process("archive", *order, "--db", str(db), "--site", "generic")
+        archivers = [scraper_process("archive", *order, "--db", str(db), "--site", "generic",
+                                     "--delay", "0")
                      for order in orders]
         readers = [scraper_process(command, urls[0], "--db", str(db))
                    for command in ("history", "show", "diff")]

@@ -35,10 +35,12 @@ from .options import (
               "URL's host (e.g. for a mirror); see `scraper sites`.")
 @verbose_option
 @click.option("--force", is_flag=True, help="Archive even a URL that `scraper forget` removed.")
+@click.option("--delay", type=click.FloatRange(min=0, max=3600), metavar="SECONDS",
+              help="Seconds between two requests to one host (default: the config's, 1).")
 @config_option
 def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
             user_agent: str | None, site_name: str | None, verbose: bool, force: bool,
-            config_path: Path | None) -> None:
+            delay: float | None, config_path: Path | None) -> None:
     """Fetch, extract and store each URL (`-` reads URLs from stdin, one per line).
 
     Prints one line per URL: `new version N`, `unchanged`, `not modified`, or the error.
@@ -49,8 +51,8 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
 
     Example: scraper archive https://www.bbc.com/news/articles/clymn8zyrp9o
     """
-    from ..fetch import FetchPolicy, make_client, policy_for
-    from ..pipeline import archive_url
+    from ..crawl import CrawlReport, Job, work_politely
+    from ..fetch import make_client, policy_for
     from ..robots import Robots
     from ..sites import site_for, site_named
     from ..store import Archive
@@ -78,40 +80,48 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
     skipped = len(bad)
     if verbose:
         log_to_stderr(click.get_current_context(), logging.INFO)
-    policies: dict[str, FetchPolicy] = {}
+    if delay is not None:
+        config = config.with_delay(delay)
+    jobs = [Job(site or site_for(url), url) for url in dict.fromkeys(wanted)]
+    policies = {job.site.name: policy_for(job.site, config.for_site(job.site.name), user_agent,
+                                          respect_robots=not ignore_robots) for job in jobs}
 
-    def policy(url: str) -> FetchPolicy:
-        """The policy of the URL's site, resolved once per site for this command."""
-        chosen = site or site_for(url)
-        if chosen.name not in policies:
-            policies[chosen.name] = policy_for(chosen, config.for_site(chosen.name),
-                                               user_agent, respect_robots=not ignore_robots)
-        return policies[chosen.name]
+    async def run() -> dict[str, Any]:
+        results: dict[str, Any] = {}
 
-    async def run() -> list[Any]:
-        store = Archive(db)
-        try:
+        def done(result: Any) -> None:
+            results[result.url] = result
+            if not as_json:
+                click.echo(f"{result.url}  {result.describe()}", err=not result.ok)
+
+        with Archive(db) as store:
             async with make_client(policy_for(site, None, user_agent)) as client:
-                robots = Robots()  # consulted only when the policy respects it
-                results = []
-                for url in wanted:
-                    # --site: the page may be a mirror or a saved copy; its canonical
-                    # link to the site's own domains is the article's identity
-                    result = await archive_url(client, store, url, policy(url), robots=robots,
-                                               site=site, mirror=site is not None,
-                                               force=force)
-                    if not as_json:
-                        click.echo(f"{url}  {result.describe()}", err=not result.ok)
-                    results.append(result)
-                return results
-        finally:
-            store.close()
+                # one host after another at its delay, many hosts at once, as a crawl does;
+                # --site: a mirror's canonical link to the site is the article's identity
+                await work_politely(client, store, jobs, config, policies, Robots(),
+                                    CrawlReport(0), on_result=done, mirror=site is not None,
+                                    force=force, sleep=_pause)
+        return results
 
-    results = asyncio.run(run())
+    by_url = asyncio.run(run())
+    results = [by_url[job.url] for job in jobs if job.url in by_url]  # in the list's order
+    left = [job.url for job in jobs if job.url not in by_url]
+    for url in left:  # its host refused request after request: it was left alone
+        click.echo(f"{url}  skipped: its host refused several requests in a row", err=True)
     if as_json:
-        emit_json([r.to_dict() for r in results])
-    if skipped or not all(r.ok for r in results):
+        emit_json([r.to_dict() for r in results]
+                  + [{"url": url, "outcome": "skipped", "version": None, "status": None,
+                      "error": "its host refused several requests in a row"} for url in left])
+    if skipped or left or not all(r.ok for r in results):
         raise click.exceptions.Exit(1)
+
+
+async def _pause(seconds: float) -> None:
+    """The wait between two requests to one host: ``scraper.fetch.pause``, looked up when
+    it is needed, so that a test of the command can make it record instead of wait."""
+    from .. import fetch
+
+    await fetch.pause(seconds)
 
 
 def _stdin_urls() -> tuple[list[str], list[tuple[int, str]]]:
