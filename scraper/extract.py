@@ -18,6 +18,7 @@ from lxml import etree
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from .metadata import clean_authors, clean_tags, head_metadata, normalize_date, tag_list
+from .metadata.authors import pick_authors
 from .models import Article, ExtractError, NotAnArticle
 from .sites import Draft
 
@@ -73,7 +74,8 @@ def extract(html: str, url: str, site: Site | None = None) -> Article:
         prune_xpath=_xpaths(site.drop) or None,
     )
     paragraphs = _paragraphs(doc.body) if doc is not None and doc.body is not None else []
-    meta = _merge(head_metadata(tree), doc)
+    # an adapter's page keeps its page-level title: its own hook picks the headline
+    meta = _merge(head_metadata(tree, visible_headline=site.name == "generic"), doc)
     if paragraphs and meta.get("title") and _same(paragraphs[0], meta["title"]):
         paragraphs = paragraphs[1:]  # the headline repeated as the first block
     draft = site.metadata(tree, _draft(url, meta, paragraphs))
@@ -87,7 +89,7 @@ def extract(html: str, url: str, site: Site | None = None) -> Article:
         title=draft.title,
         canonical_url=urljoin(url, draft.canonical_url) if draft.canonical_url else None,
         site=site.name,
-        authors=tuple(clean_authors(draft.authors)),
+        authors=tuple(clean_authors(draft.authors, meta.get("site_name"))),
         published=normalize_date(draft.published),
         modified=normalize_date(draft.modified),
         description=draft.description,
@@ -122,7 +124,6 @@ def _merge(meta: dict[str, Any], doc: Any) -> dict[str, Any]:
         return meta
     fallbacks = {
         "title": doc.title,
-        "authors": [a for a in (doc.author or "").split(";") if a.strip()],
         "published": doc.date,
         "description": doc.description,
         "language": doc.language,
@@ -130,6 +131,9 @@ def _merge(meta: dict[str, Any], doc: Any) -> dict[str, Any]:
         "tags": tag_list(doc.tags) or tag_list(doc.categories),
         "canonical_url": doc.url,
     }
+    # trafilatura's byline: the last source of authors, or the first naming a person
+    meta["authors"] = pick_authors([meta.get("authors") or [], (doc.author or "").split(";")],
+                                   meta.get("site_name"))
     for key, value in fallbacks.items():
         if value and not meta.get(key):
             meta[key] = value
