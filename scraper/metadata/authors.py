@@ -60,7 +60,10 @@ _SPLIT = re.compile(
 _PATH = re.compile(r"^/|^(?:[a-z0-9.-]+/)+[a-z0-9._-]*$")
 _HANDLE = re.compile(r"^@\w")
 # a domain name ("Stuff.co.nz", "www.facebook.com") is a site, not a person
-_DOMAIN = re.compile(r"^[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}$", re.I)
+# ("odno.kino" is a user name, so only common top-level domains count)
+_DOMAIN = re.compile(
+    r"^(?:www\.)?[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|info|biz|io|co|uk|nz|au|ca|de|at|ch|fr|"
+    r"be|nl|es|it|pt|br|mx|ar|ru|ua|pl|cz|se|no|dk|fi|jp|cn|kr|in|us|eu|news|tv|me)$", re.I)
 # A name is a few words; longer strings are sentences or whole bylines
 _MAX_WORDS = 6
 
