@@ -1,14 +1,15 @@
 """Authors: people and agencies, each once, in page order, from the page's sources of trust.
 
-Order of trust (the first source that names a person wins; a source naming only the site
-itself gives way to a later one naming a person): JSON-LD ``author`` (Person and
-Organization names), microdata (``itemprop="author"`` with a nested ``itemprop="name"``),
-``rel="author"`` links, ``<meta name="author">``, ``article:author`` when it is a name and
-not a URL, ``parsely-author``, ``sailthru.author``, then the visible byline (trafilatura's).
-Each name is cleaned: byline words ("By", "Von", "Par", "Af", "Door", ...) stripped, "A and
-B" / "A und B" / "A, B" split, e-mail addresses, URLs, profile paths, handles, job titles
-after a comma, "Staff" and "Follow" dropped, and the site's own name dropped when a person
-is also named.
+Order of trust (the first source that names a person wins; a source naming only the site,
+``og:site_name``, gives way to a later one naming a person): JSON-LD ``author`` (Person and
+Organization names), ``<meta name="author">``, ``article:author`` when it is a name and not a
+URL, ``parsely-author``, ``sailthru.author``, microdata (``itemprop="author"`` with a nested
+``itemprop="name"``, first item only), ``rel="author"`` links, then the visible byline
+(trafilatura's). The declared sources come first: microdata and author links also tag photo
+credits and sidebars. Each name is cleaned: byline words ("By", "Von", "Par", "Af", "Door",
+...) stripped, "A and B" / "A und B" / "A, B" split, e-mail addresses, URLs, domains, profile
+paths, handles, job titles after a comma, "Staff" and "Follow" dropped, and the site's own name
+dropped when a person is also named.
 """
 
 from __future__ import annotations
