@@ -289,7 +289,8 @@ def test_access_denied_page_is_no_article_and_says_so(server: TestServer, db: Pa
 def test_captcha_page_is_no_article_and_says_so(server: TestServer, db: Path) -> None:
     server.route("/story", Response.html(page("captcha.html")))
     check(archive(server, "/story", db), outcome="no_article", status=200, attempts=1,
-          error=r"error, captcha or paywall page, not an article \(it says 'Verify you are human'\)")
+          error=r"error, captcha or paywall page, not an article \(it says "
+                r"'(?:Verify you are human|Just a moment\.\.\.)'\)")
 
 
 def test_paywall_teaser_is_no_article_and_says_so(server: TestServer, db: Path) -> None:
