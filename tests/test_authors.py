@@ -78,7 +78,8 @@ def test_agency_and_person_kept_site_name_dropped() -> None:
 
 
 def test_site_name_alone_is_kept() -> None:
-    assert authors_of(ld({"@type": "Organization", "name": "Example Gazette"})) == ["Example Gazette"]
+    site_only = ld({"@type": "Organization", "name": "Example Gazette"})
+    assert authors_of(site_only) == ["Example Gazette"]
 
 
 def test_site_name_gives_way_to_a_person_in_a_later_source() -> None:

@@ -25,15 +25,18 @@ def test_visible_h1_beats_a_different_seo_og_title() -> None:
     page = PAGES / "og-title-differs.html"
     result = CliRunner().invoke(cli, ["extract", str(page), "--url", URL])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["title"] == "Council approves a second ferry route to the islands"
+    title = json.loads(result.stdout)["title"]
+    assert title == "Council approves a second ferry route to the islands"
 
 
 def test_h1_that_is_only_the_site_logo_is_no_headline() -> None:
-    assert title_of("h1-is-site-name.html") == "Harbour council approves new ferry route to the islands"
+    expected = "Harbour council approves new ferry route to the islands"
+    assert title_of("h1-is-site-name.html") == expected
 
 
 def test_title_loses_its_site_name_suffix_but_keeps_its_own_dash() -> None:
-    assert title_of("title-suffix.html") == "Ferries - council approves a second route to the islands"
+    expected = "Ferries - council approves a second route to the islands"
+    assert title_of("title-suffix.html") == expected
 
 
 def test_h1_with_a_date_glued_on_gives_way_to_the_title_it_contains() -> None:
@@ -47,4 +50,5 @@ def test_double_escaped_og_title_gives_way_to_the_clean_h1() -> None:
 
 def test_jsonld_entities_are_decoded_exactly_once() -> None:
     # &amp; -> &, &#8216; -> ‘, and &amp;amp; -> &amp; (the page's own text), never to &
-    assert title_of("jsonld-entities.html") == "Q&A: what the \u2018&amp;\u2019 sign on the new ferry means"
+    expected = "Q&A: what the \u2018&amp;\u2019 sign on the new ferry means"
+    assert title_of("jsonld-entities.html") == expected
