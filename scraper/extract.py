@@ -18,6 +18,7 @@ from lxml import etree
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from .metadata import clean_authors, clean_tags, head_metadata, normalize_date, tag_list
+from .metadata.authors import pick_authors
 from .metadata.dates import HTMLDATE_FORMAT, not_after
 from .models import Article, ExtractError
 from .refusal import SHORT_TEXT_WORDS, refuse_link_list, refuse_non_article, word_count
@@ -55,7 +56,10 @@ def extract(html: str, url: str, site: Site | None = None, *,
     tree = HTMLParser(html)
     doc = _trafilatura(html if body_tree is None else body_tree, url, site, now)
     paragraphs = _paragraphs(doc.body) if doc is not None and doc.body is not None else []
-    meta = _merge(head_metadata(tree), doc)
+    # a Python adapter's page keeps its page-level title (its hooks pick the headline);
+    # the generic path and the sites declared in the config prefer the visible <h1>
+    generic = site.name == "generic" or site.declared_in is not None
+    meta = _merge(head_metadata(tree, visible_headline=generic), doc)
     meta.update(meta.pop("dates").choose(doc.date if doc is not None else None, url, now))
     if paragraphs and meta.get("title") and _same(paragraphs[0], meta["title"]):
         paragraphs = paragraphs[1:]  # the headline repeated as the first block
@@ -70,7 +74,7 @@ def extract(html: str, url: str, site: Site | None = None, *,
         title=draft.title,
         canonical_url=urljoin(url, draft.canonical_url) if draft.canonical_url else None,
         site=site.name,
-        authors=tuple(clean_authors(draft.authors)),
+        authors=tuple(clean_authors(draft.authors, meta.get("site_name"))),
         published=not_after(normalize_date(draft.published), now),
         modified=not_after(normalize_date(draft.modified), now),
         description=draft.description,
@@ -141,13 +145,15 @@ def _merge(meta: dict[str, Any], doc: Any) -> dict[str, Any]:
         return meta
     fallbacks = {
         "title": doc.title,
-        "authors": [a for a in (doc.author or "").split(";") if a.strip()],
         "description": doc.description,
         "language": doc.language,
         "image": doc.image,
         "tags": tag_list(doc.tags) or tag_list(doc.categories),
         "canonical_url": doc.url,
     }
+    # trafilatura's byline: the last source of authors, or the first naming a person
+    meta["authors"] = pick_authors([meta.get("authors") or [], (doc.author or "").split(";")],
+                                   meta.get("site_name"))
     for key, value in fallbacks.items():
         if value and not meta.get(key):
             meta[key] = value

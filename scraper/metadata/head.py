@@ -10,9 +10,11 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
+from .authors import author_sources, pick_authors
 from .dates import head_dates
-from .jsonld import _names, first_str, jsonld_articles
+from .jsonld import first_str, jsonld_articles
 from .tags import tag_list
+from .titles import pick_title
 
 
 def meta_tags(tree: HTMLParser) -> dict[str, list[str]]:
@@ -27,8 +29,9 @@ def meta_tags(tree: HTMLParser) -> dict[str, list[str]]:
     return out
 
 
-def head_metadata(tree: HTMLParser) -> dict[str, Any]:
-    """Candidate metadata from JSON-LD first, then meta tags, then ``<link>``/``<html>``."""
+def head_metadata(tree: HTMLParser, visible_headline: bool = True) -> dict[str, Any]:
+    """Candidate metadata from JSON-LD first, then meta tags, then ``<link>``/``<html>``;
+    ``visible_headline=False`` keeps the page-level title over the ``<h1>`` (adapters)."""
     meta = meta_tags(tree)
     first = {k: v[0] for k, v in meta.items()}
     ld = jsonld_articles(tree)
@@ -41,8 +44,7 @@ def head_metadata(tree: HTMLParser) -> dict[str, Any]:
                 return
 
     for art in ld:
-        put("title", first_str(art.get("headline")), first_str(art.get("name")))
-        put("authors", _names(art.get("author")) or _names(art.get("creator")))
+        put("jsonld_title", first_str(art.get("headline")), first_str(art.get("name")))
         put("description", first_str(art.get("description")))
         put("language", first_str(art.get("inLanguage")))
         put("image", first_str(art.get("image")) or first_str(art.get("thumbnailUrl")))
@@ -51,11 +53,13 @@ def head_metadata(tree: HTMLParser) -> dict[str, Any]:
         if art.get("isAccessibleForFree") in (False, "False", "false"):
             out["paywalled"] = True
 
-    put("title", first.get("og:title"), first.get("twitter:title"))
-    authors = [a for a in meta.get("author", []) + meta.get("article:author", [])
-               + meta.get("parsely-author", []) + meta.get("sailthru.author", [])
-               if not a.startswith("http")]
-    put("authors", authors)
+    title = tree.css_first("title")
+    # the headline and authors by their own modules' order of trust (titles.py, authors.py)
+    put("title", pick_title(tree, {
+        "jsonld": out.pop("jsonld_title", None), "og": first.get("og:title"),
+        "twitter": first.get("twitter:title"), "site_name": first.get("og:site_name"),
+        "title": title.text(deep=True) if title else None}, visible_headline))
+    put("authors", pick_authors(author_sources(tree, ld, meta), first.get("og:site_name")))
     out.update(head_dates(tree, meta, ld))  # chosen in scraper.extract, see dates.py
     put("description", first.get("og:description"), first.get("description"),
         first.get("twitter:description"))
