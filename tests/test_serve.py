@@ -45,12 +45,17 @@ def test_serve_refuses_what_is_not_an_archive_in_one_line(tmp_path: Path, name: 
     assert (path.read_bytes() if path.exists() else None) == before  # nothing created or migrated
 
 
-def test_serve_on_port_0_prints_the_port_it_listens_on(tmp_path: Path) -> None:
+def serve_child(tmp_path: Path) -> subprocess.Popen[str]:
+    """`python -m scraper serve --port 0` on a small archive, its stderr piped."""
     path = tmp_path / "archive.db"
     build_archive(path)
-    child = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "scraper", "serve", "--port", "0", "--db", str(path)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def test_serve_on_port_0_prints_the_port_it_listens_on(tmp_path: Path) -> None:
+    child = serve_child(tmp_path)
     assert child.stderr is not None
     try:
         printed = _line_within(child.stderr, 60)
@@ -67,11 +72,7 @@ def test_serve_on_port_0_prints_the_port_it_listens_on(tmp_path: Path) -> None:
 
 
 def test_serve_stopped_with_ctrl_c_exits_0_without_an_error(tmp_path: Path) -> None:
-    path = tmp_path / "archive.db"
-    build_archive(path)
-    child = subprocess.Popen(
-        [sys.executable, "-m", "scraper", "serve", "--port", "0", "--db", str(path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    child = serve_child(tmp_path)
     assert child.stderr is not None
     try:
         assert "Serving" in _line_within(child.stderr, 60)

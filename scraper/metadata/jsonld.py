@@ -71,20 +71,6 @@ def _walk_articles(data: Any) -> Iterable[dict[str, Any]]:
                 yield from _walk_articles(data[key])
 
 
-def _names(value: Any) -> list[str]:
-    """Names from a JSON-LD author/creator value: a string, a Person, or a list of them."""
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return [n for item in value for n in _names(item)]
-    if isinstance(value, dict):
-        name = value.get("name")
-        if isinstance(name, list):
-            return [str(n) for n in name if n]
-        return [str(name)] if name else []
-    return [str(value)]
-
-
 def first_str(value: Any) -> str | None:
     """The first string in a JSON-LD value (a string, a list, or an object with url/@id)."""
     if isinstance(value, list):
