@@ -85,9 +85,10 @@ def extract(html: str, url: str, site: Site | None = None, *,
 
 
 # trafilatura's options, chosen by measuring body F1 on the shared corpus (bench/README.md)
+# deduplicate off: its cache is process-wide, so a re-fetched page would lose text
 _OPTIONS: dict[str, Any] = {"include_comments": False, "favor_recall": True,
                             "include_tables": True, "include_images": False,
-                            "deduplicate": False}  # its cache is process-wide: a re-fetch would lose text
+                            "deduplicate": False}
 # A shorter body is extracted a second time with trafilatura's default (precision-leaning)
 # settings, and the longer of the two kept: favor_recall sometimes settles on a small block
 _RETRY_BELOW_WORDS = SHORT_TEXT_WORDS

@@ -22,7 +22,7 @@ from .robots import Robots
 from .schedule import DEFAULT_SCHEDULE
 from .sites import Site, site_for
 from .store import Archive, Schedule, utc_now
-from .store.takedown import forgotten
+from .store.takedown import forgotten, unforget
 
 log = logging.getLogger("scraper.pipeline")
 
@@ -110,10 +110,11 @@ async def archive_url(
     try:
         url = check_http_url(url)
         site = site or site_for(url)
+        key = known["article_key"] if known else article_key(site, url, None)
+        # a known one too: `scraper forget` may have run while this crawl was under way
+        if not force and (when := forgotten(archive, [url, key])):
+            return _forgotten(url, when)  # no fetch, and no row that names the URL
         if known is None:
-            key = article_key(site, url, None)
-            if not force and (when := forgotten(archive, [url, key])):
-                return _forgotten(url, when)  # no fetch, and no row that names the URL
             known = archive.find_article(url, key)
         etag, last_modified = (known["etag"], known["last_modified"]) if known else (None, None)
         page = await fetch(client, url, policy or policy_for(site), robots=robots, etag=etag,
@@ -136,8 +137,10 @@ async def archive_url(
         # a known article keeps its identity even when its canonical URL or redirect changed
         key = known["article_key"] if known else article_key(
             site, page.final_url, article.canonical_url, mirror=mirror)
-        if not force and not known and (when := forgotten(archive, [page.final_url, key])):
+        if not force and (when := forgotten(archive, [page.final_url, key])):
             return _forgotten(url, when)  # it redirected or canonicalised to a forgotten one
+        if force:
+            unforget(archive, [url, page.final_url, key])  # archived again on purpose
         saved = archive.save(article, page, site_name=site.name, key=key, fetched_at=started,
                              raw_hash=raw_hash, schedule=schedule, fetch=fetch_row())
         return Result(url, saved.outcome, version=saved.version, status=page.status,

@@ -184,8 +184,16 @@ def declare(specs: Iterable[SiteSpec]) -> tuple[Site, ...]:
     made: dict[str, Site] = {}
     for spec in specs:
         if spec.name in taken:
+            module = type(taken[spec.name]).__module__.rpartition(".")[2]
             raise UsageError(f"{spec.source}: {spec.name!r} is already the Python adapter "
-                             f"sites/{spec.name}.py; give the declared site another name")
+                             f"sites/{module}.py; give the declared site another name")
+        # one site per host: site_for() must name the same site the crawl stored it under
+        for other in (*taken.values(), *made.values()):
+            if overlap := next((d for d in spec.domains if other.matches(f"http://{d}/")
+                                or any(d.endswith("." + o) or o.endswith("." + d)
+                                       for o in other.domains)), None):
+                raise UsageError(f"{spec.source}: the domain {overlap} is already "
+                                 f"{other.name}'s; a host belongs to one site")
         site = DeclaredSite(spec)
         try:
             _check(site, spec.source)

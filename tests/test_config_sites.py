@@ -55,6 +55,14 @@ def test_a_site_declared_in_the_config_is_crawled_end_to_end(server: TestServer,
     assert code == 0 and "(harbour, state active)" in out
 
 
+def test_every_command_refuses_a_config_naming_an_unknown_site(tmp_path: Path) -> None:
+    config = tmp_path / "scraper.toml"
+    config.write_text("[sites.nosuch]\ndelay = 2\n")
+    for command in (("sites",), ("history", "https://example.com/x")):
+        code, out, err = run(*command, "--config", str(config))
+        assert (code, out) == (2, "") and "[sites.nosuch]: unknown site 'nosuch'" in err
+
+
 def test_a_declared_site_named_like_a_python_adapter_is_refused(tmp_path: Path) -> None:
     config = tmp_path / "scraper.toml"
     config.write_text('[sites.bbc]\ndomains = ["bbc.example"]\n')
@@ -73,6 +81,8 @@ def test_bad_declarations_are_one_line_each(tmp_path: Path) -> None:
         ('[sites.x]\ndomains = ["x.example"]\narticle_path = "(unclosed"\n',
          "article_path is not a valid regex"),
         ('[sites.X-Y]\ndomains = ["x.example"]\n', "must be lower-case letters"),
+        ('[sites.x]\ndomains = ["www.bbc.co.uk"]\n', "the domain www.bbc.co.uk is already bbc's"),
+        ('[sites.nosuch]\ndelay = 2\n', "[sites.nosuch]: unknown site 'nosuch'"),
     ):
         config.write_text(text)
         code, out, err = run("crawl", "--config", str(config), "--db",

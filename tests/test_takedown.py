@@ -37,8 +37,9 @@ def count(db: Path, sql: str) -> int:
 def archived(server: TestServer, tmp_path: Path) -> tuple[Path, str]:
     """An archive holding /story in two versions, and /other."""
     db = tmp_path / "archive.db"
-    server.route("/story", Response.html(PAGE),
-                 Response.html(PAGE.replace("He added", "He later added")))
+    story = PAGE.replace(SECRET, f"{SECRET} Xzqjwvk")  # a word no other page has
+    server.route("/story", Response.html(story),
+                 Response.html(story.replace("He added", "He later added")))
     server.route("/other", Response.html(PAGE.replace(SECRET, "Someone Else")))
     for path in ("/story", "/story", "/other"):
         assert run("archive", server.url(path), "--db", str(db))[0] == 0
@@ -57,6 +58,9 @@ def test_forget_removes_versions_fetches_text_and_leaves_only_a_hash(
     assert count(db, "SELECT count(*) FROM versions_fts WHERE versions_fts MATCH 'Shangfu'") == 0
     assert count(db, "SELECT count(*) FROM tombstones WHERE reason = 'court order 7'") >= 1
     assert url.encode() not in file_bytes(db) and SECRET.encode() not in file_bytes(db)
+    # nor in the full-text index, which keeps each word lower-cased (the word's first letter
+    # may be shared with the term before it: look for the rest)
+    assert b"zqjwvk" not in file_bytes(db)
 
 
 def file_bytes(db: Path) -> bytes:
@@ -95,9 +99,9 @@ def test_forget_off_a_terminal_needs_yes_and_removes_nothing(
     assert count(db, "SELECT count(*) FROM versions") == 3
 
 
-def test_forgetting_a_url_never_archived_keeps_it_out(server: TestServer,
-                                                      tmp_path: Path) -> None:
-    db = tmp_path / "archive.db"
+def test_forgetting_a_url_never_archived_keeps_it_out(archived: tuple[Path, str],
+                                                      server: TestServer) -> None:
+    db, _ = archived
     server.route("/later", Response.html(PAGE))
     code, out, _ = run("forget", server.url("/later"), "--db", str(db), "--yes", "--json")
     assert code == 0 and json.loads(out)[0]["article_id"] is None
@@ -120,6 +124,7 @@ def test_a_crawl_never_archives_a_forgotten_article_again(
     db = tmp_path / "archive.db"
     config = tmp_path / "scraper.toml"
     config.write_text("[crawl]\ndelay = 0\n")
+    Archive(db).close()  # an archive to forget in, before any crawl
     code, _, _ = run("forget", server.url("/news/3"), "--db", str(db), "--yes")
     assert code == 0
     code, out, err = run("crawl", "localnews", "--db", str(db), "--config", str(config), "--json")
@@ -127,3 +132,50 @@ def test_a_crawl_never_archives_a_forgotten_article_again(
     assert json.loads(out)["new_version"] == 3
     assert server.hits("/news/3") == 0
     assert count(db, "SELECT count(*) FROM articles WHERE url LIKE '%/news/3'") == 0
+
+
+def test_forget_on_a_missing_archive_refuses_rather_than_make_one(tmp_path: Path) -> None:
+    # a mistyped --db must not report a takedown done while the real archive keeps it
+    code, out, err = run("forget", "https://example.com/x", "--db", str(tmp_path / "typo.db"),
+                         "--yes")
+    assert (code, out) == (1, "") and "no archive at" in err
+    assert not (tmp_path / "typo.db").exists()
+
+
+def test_forget_removes_the_fetches_of_every_spelling_of_the_url(
+        archived: tuple[Path, str], server: TestServer) -> None:
+    db, _ = archived
+    server.route("/gone", Response(404, b"no", {"Content-Type": "text/html"}))
+    run("archive", server.url("/gone"), "--db", str(db))
+    run("forget", server.url("/gone") + "#top", "--db", str(db), "--yes")
+    assert count(db, "SELECT count(*) FROM fetches WHERE url LIKE '%/gone%'") == 0
+
+
+def test_a_known_article_forgotten_while_a_crawl_runs_is_not_fetched_again(
+        archived: tuple[Path, str], server: TestServer) -> None:
+    from scraper.pipeline import archive_url
+    from scraper.fetch import make_client
+
+    db, url = archived
+    with Archive(db) as archive:
+        known = archive.find_article(url, article_key(site_for(url), url, None))
+        forget(archive, url, known["article_key"])
+        hits = server.hits("/story")
+
+        async def recheck() -> object:
+            async with make_client() as client:
+                return await archive_url(client, archive, url, robots=None, known=known)
+
+        import asyncio
+        result = asyncio.run(recheck())
+    assert result.outcome == "blocked" and "forgotten" in (result.error or "")
+    assert server.hits("/story") == hits
+    assert count(db, f"SELECT count(*) FROM fetches WHERE url = '{url}'") == 0
+
+
+def test_archive_force_lifts_the_tombstone_for_good(archived: tuple[Path, str]) -> None:
+    db, url = archived
+    run("forget", url, "--db", str(db), "--yes")
+    assert run("archive", url, "--db", str(db), "--force")[0] == 0
+    code, out, _ = run("archive", url, "--db", str(db))
+    assert code == 0 and out.strip().endswith(("unchanged", "new version 2"))

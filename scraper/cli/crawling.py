@@ -66,11 +66,6 @@ def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Pat
     log_to_stderr(click.get_current_context(), logging.INFO if verbose else logging.WARNING)
     config = load_sites(config_path)
     sites = _crawl_sites(site_names, config.sites)
-    for name in config.overrides:  # a typo in [sites.NAME] is an error, not a silent no-op
-        try:
-            site_named(name)
-        except UnknownSite as err:
-            raise UnknownSite(f"{config.source} [sites.{name}]: {err}") from None
     check_archive_file(db)  # a file we cannot use is refused before the lock file is made
     try:
         with crawl_lock(db), Archive(db) as archive:
@@ -85,6 +80,7 @@ def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Pat
                                        make_pool, run_crawl))
             except (KeyboardInterrupt, Terminated):
                 report.stopped(CrawlStatus.INTERRUPTED)
+                report.seconds = time.monotonic() - started
                 click.echo(stamp(report.summary()))
                 raise
             except BaseException:

@@ -29,8 +29,16 @@ def load_sites(config_path: Path | None) -> Any:
     from ..config import load_config
     from ..sites import declare
 
+    from ..models import UnknownSite
+    from ..sites import site_named
+
     config = load_config(config_path)
     declare(config.declared)
+    for name in config.overrides:  # a typo in [sites.NAME] is an error, not a silent no-op
+        try:
+            site_named(name)
+        except UnknownSite as err:
+            raise UnknownSite(f"{config.source} [sites.{name}]: {err}") from None
     return config
 
 

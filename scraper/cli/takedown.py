@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..models import UsageError
+from ..models import StoreError, UsageError
 from .options import check_url, config_option, db_option, emit_json, json_option, load_sites
 
 
@@ -36,7 +36,9 @@ def forget(urls: tuple[str, ...], db: Path, as_json: bool, reason: str | None,
     from ..store.takedown import forget as forget_article
 
     load_sites(config_path)  # a declared site's article key, as the archive knows it
-    wanted = [check_url(url) for url in dict.fromkeys(urls)]  # all checked before any write
+    wanted = [check_url(url) for url in dict.fromkeys(urls)]
+    if not db.exists():  # a mistyped --db must not report a takedown done elsewhere
+        raise StoreError(f"no archive at {db} (pass --db)")  # all checked before any write
     if not yes:
         if not sys.stdin.isatty():
             raise UsageError("forget removes articles for good: add --yes when not on a "

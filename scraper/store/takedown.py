@@ -42,30 +42,34 @@ def forget(archive: Archive, url: str, key: str, *, reason: str | None = None) -
     archived gets its tombstones all the same, so that it never will be.
     """
     found = archive.find_article(url, key)
-    identities = {url, key}
+    identities = {url, normalize_url(url), key}
     if found:
         identities |= {found["url"], found["article_key"]}
         if found["canonical_url"]:
             identities.add(found["canonical_url"])
+    urls = sorted(i for i in identities if "://" in i)
+    marks = ",".join("?" * len(urls))
     now = utc_now()
     conn = archive.db.conn
     # zero what is deleted, rather than leave it readable in free pages of the file
     conn.execute("PRAGMA secure_delete = ON")
     with archive._write() as conn:
-        versions = fetches = 0
+        versions = 0
+        article_id = found["id"] if found else None
         if found:
-            article_id = found["id"]
             conn.execute("DELETE FROM change_stats WHERE version_id IN"
                          " (SELECT id FROM versions WHERE article_id = ?)", [article_id])
             versions = conn.execute("DELETE FROM versions WHERE article_id = ?",
                                     [article_id]).rowcount
-            urls = [i for i in identities if "://" in i]
-            marks = ",".join("?" * len(urls))
-            fetches = conn.execute(f"DELETE FROM fetches WHERE article_id = ? OR url IN ({marks})",
-                                   [article_id, *urls]).rowcount
+        # every fetch of it: by article, or naming one of its URLs as asked for or reached
+        fetches = conn.execute(
+            f"DELETE FROM fetches WHERE article_id IS ? OR url IN ({marks})"
+            f" OR final_url IN ({marks})", [article_id if found else -1, *urls, *urls]).rowcount
+        if found:
             conn.execute("DELETE FROM articles WHERE id = ?", [article_id])
-        else:
-            fetches = conn.execute("DELETE FROM fetches WHERE url = ?", [url]).rowcount
+            # FTS5 only marks a deleted row: its words stay in the index's segments until
+            # they are merged. 'optimize' merges them all, so the words are really gone.
+            conn.execute("INSERT INTO versions_fts(versions_fts) VALUES ('optimize')")
         conn.executemany(
             "INSERT INTO tombstones (key_hash, forgotten_at, reason) VALUES (?, ?, ?)"
             " ON CONFLICT (key_hash) DO UPDATE SET forgotten_at = excluded.forgotten_at,"
@@ -85,6 +89,15 @@ def forgotten(archive: Archive, identities: Iterable[str]) -> str | None:
     row = archive._first(f"SELECT forgotten_at FROM tombstones WHERE key_hash IN ({marks})"
                          " ORDER BY forgotten_at", hashes)
     return row["forgotten_at"] if row else None
+
+
+def unforget(archive: Archive, identities: Iterable[str]) -> None:
+    """Lift the tombstones of ``identities``: ``archive --force`` archived it again on purpose."""
+    hashes = [key_hash(i) for i in identities if i]
+    if hashes:
+        marks = ",".join("?" * len(hashes))
+        with archive._write() as conn:
+            conn.execute(f"DELETE FROM tombstones WHERE key_hash IN ({marks})", hashes)
 
 
 def tombstones(archive: Archive) -> set[str]:
