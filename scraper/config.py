@@ -129,6 +129,16 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
     return Config(tuple(sites), int(max_checks), defaults, overrides, source, tuple(declared))
 
 
+def check_site_name(name: str) -> str:
+    """``name`` if it can name a site (a config table key, a command argument); else UsageError."""
+    import re
+
+    if not re.fullmatch(r"[a-z][a-z0-9_-]*", name):
+        raise UsageError(f"the site name {name!r} must be lower-case letters, digits, '_' or "
+                         "'-', starting with a letter")
+    return name
+
+
 def _site_spec(name: str, table: dict[str, Any], where: str) -> SiteSpec:
     """A declared site from its table; UsageError names a bad value."""
     lists: dict[str, tuple[str, ...]] = {}

@@ -104,3 +104,52 @@ def test_every_line_a_crawl_logs_starts_with_its_time(server: TestServer, tmp_pa
         when, _, rest = line.partition(" ")
         assert datetime.fromisoformat(when).tzinfo is not None, line
         assert rest
+
+
+def test_sites_add_proposes_a_block_that_crawls_the_site(server: TestServer,
+                                                        tmp_path: Path) -> None:
+    # a home page announcing its feed, a robots.txt naming a news sitemap and an archive one
+    feed, _ = serve_site(server, 4)  # /news/1..4; the feed lists /news/1-2
+    news = ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+            ' xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">' + "".join(
+                f"<url><loc>{server.url(f'/news/{n}')}</loc><news:news><news:publication_date>"
+                "2099-10-10T12:00:00Z</news:publication_date></news:news></url>"
+                for n in (3, 4)) + "</urlset>")
+    server.route("/news-sitemap.xml", Response(200, news.encode(),
+                                               {"Content-Type": "application/xml"}))
+    server.route("/robots.txt", Response(200, (
+        f"User-agent: *\nAllow: /\nSitemap: {server.url('/news-sitemap.xml')}\n"
+        f"Sitemap: {server.url('/sitemap.xml')}\n").encode(), {"Content-Type": "text/plain"}))
+    server.route("/", Response.html(
+        f'<html><head><link rel="alternate" type="application/rss+xml" href="{feed}">'
+        '</head><body><a href="/about">About</a></body></html>'))
+    config = tmp_path / "scraper.toml"
+    config.write_text("[crawl]\ndelay = 0\n")
+    code, out, err = run("sites", "add", server.url("/"), "--name", "harbour", "--config",
+                         str(config), "--write")
+    assert code == 0, err
+    assert out.splitlines() == [
+        "[sites.harbour]", 'domains = ["127.0.0.1"]', f'feeds = ["{feed}"]',
+        f'news_sitemaps = ["{server.url("/news-sitemap.xml")}"]',
+        f'sitemaps = ["{server.url("/sitemap.xml")}"]', "article_path = '^/news/.+'"]
+    assert config.read_text().endswith(out)
+    code, out, err = run("crawl", "harbour", "--config", str(config), "--db",
+                         str(tmp_path / "archive.db"), "--json")
+    assert code == 0, err
+    assert json.loads(out)["new_version"] == 4
+
+
+def test_sites_add_refuses_a_name_that_exists(server: TestServer, tmp_path: Path) -> None:
+    server.route("/", Response.html("<html><body><p>Home</p></body></html>"))
+    code, out, err = run("sites", "add", server.url("/"), "--name", "bbc")
+    assert (code, out) == (2, "") and "a site named 'bbc' exists already" in err
+
+
+def test_the_article_pattern_is_read_from_the_shape_of_article_urls() -> None:
+    from scraper.siteprobe import guess_article_path
+
+    dated = [f"https://x.example/{y}/05/1{n}/story-{n}" for n, y in enumerate((2023, 2024, 2024))]
+    assert guess_article_path(dated) == r"/(?:19|20)\d\d/\d\d?/"
+    ids = [f"https://x.example/world/story-{n}-{n}00123" for n in range(4)]
+    assert guess_article_path(ids) == r"^/world/.*\d{5,}"
+    assert guess_article_path(["https://x.example/a", "https://x.example/b"]) is None

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from ..models import CrawlStatus, Locked, UnknownSite
+from ..models import CrawlStatus, Locked
 from .errors import fail, log_to_stderr, stamp, warn
 from .options import config_option, db_option, emit_json, json_option, load_sites, open_archive
 
@@ -59,7 +59,6 @@ def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Pat
     Example: scraper crawl --max-time 840
     """
     from ..crawl import CrawlReport, crawl_lock, make_pool, run_crawl
-    from ..sites import site_named
     from ..store import Archive, check_archive_file
 
     # warnings always (a feed skipped, a host left alone), and with -v each retry too

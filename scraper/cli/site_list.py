@@ -1,4 +1,4 @@
-"""`scraper sites`: the site adapters and what each declares."""
+"""`scraper sites`: the sites and what each declares; `scraper sites add URL` proposes one."""
 
 from __future__ import annotations
 
@@ -7,20 +7,26 @@ from typing import Any
 
 import click
 
+from .errors import warn
 from .options import config_option, emit_json, json_option, load_sites
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @json_option
 @config_option
-def sites(as_json: bool, config_path: Path | None) -> None:
+@click.pass_context
+def sites(ctx: click.Context, as_json: bool, config_path: Path | None) -> None:
     """List the sites: the Python adapters, those declared in the config file, and the
     generic one, with their domains, feeds, news sitemaps and sitemaps.
+
+    `scraper sites add URL` proposes a site for the config file from its home page.
 
     Example: scraper sites --json
     """
     from ..sites import all_sites
 
+    if ctx.invoked_subcommand is not None:
+        return
     load_sites(config_path)
     rows = [{"name": s.name, "kind": _kind(s), "domains": list(s.domains),
              "feeds": list(s.feeds), "news_sitemaps": list(s.news_sitemaps),
@@ -36,6 +42,18 @@ def sites(as_json: bool, config_path: Path | None) -> None:
         click.echo(f"{row['name']:16} {row['kind']:8} {domains}  [{counts}]")
 
 
+def _unused(name: str) -> None:
+    """UsageError when a site is already called ``name``."""
+    from ..models import UnknownSite, UsageError
+    from ..sites import site_named
+
+    try:
+        site_named(name)
+    except UnknownSite:
+        return
+    raise UsageError(f"a site named {name!r} exists already; pass --name")
+
+
 def _kind(site: Any) -> str:
     """adapter (sites/NAME.py), config (declared in the config file), or generic."""
     if site.declared_in:
@@ -45,3 +63,53 @@ def _kind(site: Any) -> str:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+@sites.command("add")
+@click.argument("url")
+@click.option("--name", metavar="NAME", help="The site's name (default: from its domain).")
+@click.option("--write", is_flag=True, help="Append the block to the config file (default "
+              "./scraper.toml) instead of only printing it.")
+@config_option
+def add(url: str, name: str | None, write: bool, config_path: Path | None) -> None:
+    """Propose a site for the config file from its home page at URL.
+
+    Finds the feeds the page announces, the sitemaps robots.txt names (or /sitemap.xml),
+    which of them are Google News sitemaps, and an article URL pattern from the links the
+    feeds list; prints the [sites.NAME] table (--write appends it to the config file).
+    Fetches politely and writes nothing else.
+
+    Example: scraper sites add https://www.harbourtimes.example/ --write
+    """
+    import asyncio
+
+    from ..config import DEFAULT_CONFIG_FILE, check_site_name
+    from ..fetch import make_client, policy_for
+    from ..robots import Robots
+    from ..siteprobe import probe_site, site_block
+    from .options import check_url
+
+    config = load_sites(config_path)
+    url = check_url(url)
+    if name is not None:
+        _unused(check_site_name(name))  # before any request: a taken name fails at once
+    policy = policy_for(None, config.defaults)
+
+    async def run() -> Any:
+        async with make_client(policy) as client:
+            return await probe_site(client, url, policy, Robots(), name)
+
+    proposal = asyncio.run(run())
+    _unused(proposal.name)
+    block = site_block(proposal)
+    if not proposal.article_path:
+        warn("no article URL pattern found: every URL of the site's feeds and sitemaps "
+             "will be taken (set article_path)")
+    if not (proposal.feeds or proposal.news_sitemaps or proposal.sitemaps):
+        warn("the page announces no feed and robots.txt no sitemap: nothing to discover")
+    if write:
+        target = config_path or Path(DEFAULT_CONFIG_FILE)
+        with target.open("a", encoding="utf-8") as f:
+            f.write(("\n" if target.stat().st_size else "") + block)
+        warn(f"added [sites.{proposal.name}] to {target}")
+    click.echo(block, nl=False)
