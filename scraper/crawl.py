@@ -169,6 +169,18 @@ class HostGate:
             self.refusals = 0
 
 
+def pool_extractor(pool: Executor | None) -> Extractor:
+    """Extraction in ``pool`` (off the event loop, one process per core), or inline."""
+
+    async def extractor(html: str, url: str, site: Site) -> Article:
+        if pool is None:
+            return extract(html, url=url, site=site)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(pool, _extract_job, html, url, site)
+
+    return extractor
+
+
 def _extract_job(html: str, url: str, site: Site) -> Article:
     """Runs in a worker process: extraction is CPU-bound and must stay off the event loop."""
     return extract(html, url=url, site=site)
@@ -221,13 +233,7 @@ async def run_crawl(
     clock = time.monotonic()
     deadline = clock + max_time if max_time else None
     report = report if report is not None else CrawlReport(crawl_id)
-    loop = asyncio.get_running_loop()
-
-    async def extractor(html: str, url: str, site: Site) -> Article:
-        if pool is None:
-            return extract(html, url=url, site=site)
-        return await loop.run_in_executor(pool, _extract_job, html, url, site)
-
+    extractor = pool_extractor(pool)
     robots = Robots()
     # each site's policy, resolved once for the run (User-Agent precedence in policy_for)
     policies = {site.name: policy_for(site, config.for_site(site.name)) for site in sites}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,10 @@ from .options import (
     user_agent_option,
     verbose_option,
 )
+
+
+# Lists longer than this extract in a process pool: starting it costs about a second.
+POOL_FROM = 20
 
 
 @click.command()
@@ -51,7 +56,7 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
 
     Example: scraper archive https://www.bbc.com/news/articles/clymn8zyrp9o
     """
-    from ..crawl import CrawlReport, Job, work_politely
+    from ..crawl import CrawlReport, Job, make_pool, pool_extractor, work_politely
     from ..fetch import make_client, policy_for
     from ..robots import Robots
     from ..sites import site_for, site_named
@@ -94,13 +99,15 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
             if not as_json:
                 click.echo(f"{result.url}  {result.describe()}", err=not result.ok)
 
-        with Archive(db) as store:
+        # a long list extracts in a process per core, as a crawl does; a few URLs inline
+        with Archive(db) as store, (make_pool() if len(jobs) > POOL_FROM else
+                                    nullcontext(None)) as pool:
             async with make_client(policy_for(site, None, user_agent)) as client:
                 # one host after another at its delay, many hosts at once, as a crawl does;
                 # --site: a mirror's canonical link to the site is the article's identity
                 await work_politely(client, store, jobs, config, policies, Robots(),
                                     CrawlReport(0), on_result=done, mirror=site is not None,
-                                    force=force, sleep=_pause)
+                                    force=force, sleep=_pause, extractor=pool_extractor(pool))
         return results
 
     by_url = asyncio.run(run())
