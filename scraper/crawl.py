@@ -157,6 +157,11 @@ class HostGate:
     def leave(self) -> None:
         self.slots.release()
 
+    def touch(self) -> None:
+        """A request went to this host outside the gate (robots.txt, a feed): the next one
+        waits the delay too."""
+        self._next_start = max(self._next_start, time.monotonic() + self.delay)
+
     def count(self, outcome: Result) -> None:
         """Track a streak of refusals; close the gate when it gets too long."""
         if outcome.status in (403, 429):
@@ -244,7 +249,7 @@ async def run_crawl(
         on_total(len(jobs))
         await work_politely(client, archive, jobs, config, policies, robots, report,
                             extractor=extractor, sleep=sleep, deadline=deadline,
-                            on_result=on_result)
+                            on_result=on_result, after_discovery=True)
     report.seconds = time.monotonic() - clock
     return report
 
@@ -264,6 +269,7 @@ async def work_politely(
     on_result: Callable[[Result], None] = lambda o: None,
     mirror: bool = False,
     force: bool = False,
+    after_discovery: bool = False,
 ) -> None:
     """Fetch, extract and store ``jobs``: hosts in parallel, each at its politeness bound.
 
@@ -271,6 +277,8 @@ async def work_politely(
     Crawl-delay, when the policy respects robots.txt and it is longer) between request
     starts; a host refusing several requests in a row is left alone. The crawl and
     `scraper archive` of a list share it. ``mirror`` and ``force`` as in ``archive_url``.
+    ``after_discovery`` (the crawl): discovery has just sent requests to these hosts, and a
+    robots.txt fetched here is one more, so each host's first page waits the delay too.
     """
     queues: dict[str, asyncio.Queue[Job]] = {}
     gates: dict[str, HostGate] = {}
@@ -281,6 +289,8 @@ async def work_politely(
             settings = config.for_site(job.site.name)
             queues[host], gates[host] = asyncio.Queue(), HostGate(settings)
             workers[host] = settings.concurrency
+            if after_discovery:
+                gates[host].touch()
         queues[host].put_nowait(job)
 
     async def worker(host: str) -> None:
@@ -298,7 +308,7 @@ async def work_politely(
             policy = policies.get(job.site.name) or policy_for(job.site, settings)
             if policy.respect_robots:
                 await _apply_crawl_delay(client, robots, gate, job.url, policy.user_agent,
-                                         settings)
+                                         settings, pace=after_discovery)
             if not await gate.enter(sleep, deadline):
                 report.status = CrawlStatus.TIMED_OUT
                 report.counts["skipped"] += 1
@@ -322,15 +332,18 @@ async def work_politely(
 
 
 async def _apply_crawl_delay(client: httpx.AsyncClient, robots: Robots, gate: HostGate,
-                             url: str, agent: str, settings: SiteSettings) -> None:
+                             url: str, agent: str, settings: SiteSettings,
+                             pace: bool = False) -> None:
     """Stretch the host's delay to robots.txt's Crawl-delay when that is longer (capped)."""
-    await robots.load(client, url, agent)
+    fetched = await robots.load(client, url, agent)
     wanted = robots.crawl_delay(url, agent)
     if wanted and wanted > MAX_CRAWL_DELAY and gate.delay < MAX_CRAWL_DELAY:
         log.warning("%s asks for a Crawl-delay of %gs; waiting %gs between requests",
                     urlsplit(url).hostname, wanted, MAX_CRAWL_DELAY)
     if wanted and wanted > gate.delay:
         gate.delay = max(settings.delay, min(wanted, MAX_CRAWL_DELAY))
+    if fetched and pace:
+        gate.touch()  # robots.txt was a request to the host too
 
 
 async def _plan(client: httpx.AsyncClient, archive: Archive, config: Config, sites: list[Site],

@@ -46,14 +46,19 @@ class Robots:
         # one lock per origin so concurrent crawl tasks fetch each robots.txt only once
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def load(self, client: httpx.AsyncClient, url: str, user_agent: str) -> None:
-        """Fetch and cache the robots.txt governing ``url``, unless it is cached already."""
+    async def load(self, client: httpx.AsyncClient, url: str, user_agent: str) -> bool:
+        """Fetch and cache the robots.txt governing ``url``, unless it is cached already.
+
+        True when this call made the request (a polite crawl counts it against the host).
+        """
         home = origin(url)
         if home in self._rules:
-            return
+            return False
         async with self._locks.setdefault(home, asyncio.Lock()):
             if home not in self._rules:  # another task may have loaded it while we waited
                 self._rules[home] = await self._download(client, home, user_agent)
+                return True
+        return False
 
     async def allowed(self, client: httpx.AsyncClient, url: str, user_agent: str) -> bool:
         """True when robots.txt lets ``user_agent`` fetch ``url`` (fetching robots.txt once)."""
