@@ -5,10 +5,14 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import sys
 import unicodedata
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
@@ -235,3 +239,37 @@ def _xpath(selector: str) -> str:
 def _xpaths(selectors: tuple[str, ...]) -> list[str]:
     """The adapter's CSS drop selectors as XPath, for trafilatura's pruning."""
     return [_xpath(s) for s in selectors]
+
+
+def extractor_id(site: Site) -> str:
+    """What extracts ``site``'s pages now: recorded with each version, so that `scraper
+    reextract` knows which versions an older extractor produced.
+
+    The scraper's and trafilatura's versions, a hash of the extraction code (this module,
+    ``metadata/``, ``refusal.py``) and a hash of the site's definition (its adapter module,
+    or its table in the config file).
+    """
+    return f"{_code_id()} {site.name}:{_site_hash(site)}"
+
+
+@lru_cache(maxsize=1)
+def _code_id() -> str:
+    from importlib.metadata import version
+
+    from . import __version__
+
+    here = Path(__file__).parent
+    files = [here / "extract.py", here / "refusal.py", *sorted((here / "metadata").glob("*.py"))]
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:12]
+    return f"scraper {__version__}+{digest} trafilatura {version('trafilatura')}"
+
+
+def _site_hash(site: Site) -> str:
+    if site.declared_in is not None:  # a site of the config file: its data is its definition
+        data = repr(sorted((k, v) for k, v in vars(site).items()))
+    else:
+        try:
+            data = inspect.getsource(sys.modules[type(site).__module__])
+        except (OSError, TypeError, KeyError):  # defined where no source is kept
+            data = type(site).__qualname__
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()[:12]

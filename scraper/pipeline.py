@@ -14,7 +14,7 @@ from typing import Any, Awaitable, Callable
 
 import httpx
 
-from .extract import extract
+from .extract import extract, extractor_id
 from .fetch import FetchPolicy, Sleep, fetch, policy_for
 from .identity import article_key, check_http_url
 from .models import Article, ExtractError, Outcome, Page, ScraperError
@@ -142,7 +142,8 @@ async def archive_url(
         if force:
             unforget(archive, [url, page.final_url, key])  # archived again on purpose
         saved = archive.save(article, page, site_name=site.name, key=key, fetched_at=started,
-                             raw_hash=raw_hash, schedule=schedule, fetch=fetch_row())
+                             raw_hash=raw_hash, schedule=schedule, fetch=fetch_row(),
+                             extractor=extractor_id(site))
         return Result(url, saved.outcome, version=saved.version, status=page.status,
                        article_id=saved.article_id)
     except ScraperError as err:

@@ -59,6 +59,11 @@ _VERSION_COLUMNS = {
     "url": "The URL that was requested.",
     "final_url": "The URL after redirects.",
     "html_zlib": "The fetched page's HTML, zlib-compressed: shown as a link to it as plain text.",
+    "extractor": "What extracted it: the scraper's and trafilatura's versions and a hash of "
+                 "the extraction code and the site's definition (`scraper reextract` re-runs "
+                 "a version whose extractor is not the current one).",
+    "folded": "1 for a false edit: `scraper reextract` found its content equal to the version "
+              "before it. Kept with its page, but no version in history, diffs and views.",
 }
 _ARTICLE_COLUMNS = {
     "id": "Article id.",
@@ -135,10 +140,14 @@ _LATEST_COLUMNS = {
     "last_checked": _ARTICLE_COLUMNS["last_checked"],
     "diff_url": "The article's diff page: its versions and the latest change.",
 }
-del _LATEST_COLUMNS["html_zlib"]
+for _column in ("html_zlib", "extractor", "folded"):
+    del _LATEST_COLUMNS[_column]
 _DAY_AGO = "strftime('%Y-%m-%dT%H:%M:%S', 'now', '-1 day')"
 _READ = "(" + ", ".join(f"'{outcome}'" for outcome in READ_OUTCOMES) + ")"
 
+# an article's versions, folded false edits left out (version numbers may skip them)
+_COUNT = ("(SELECT count(*) FROM versions c WHERE c.article_id = {0}.article_id"
+          " AND NOT c.folded)")
 QUERIES: dict[str, dict[str, Any]] = {
     "recent_changes": {
         "title": "Recent changes",
@@ -154,15 +163,16 @@ QUERIES: dict[str, dict[str, Any]] = {
     "most_edited": {
         "title": "Most-edited articles",
         "description": "Articles with more than one version, most versions first.",
-        "sql": "SELECT article_id, site, title, version AS version_count,"
-               " fetched_at AS last_changed, first_seen, diff_url FROM latest_versions"
-               " WHERE version > 1 ORDER BY version DESC, fetched_at DESC LIMIT 100",
+        "sql": "SELECT article_id, site, title, " + _COUNT.format("l") + " AS version_count,"
+               " fetched_at AS last_changed, first_seen, diff_url FROM latest_versions l"
+               " WHERE version_count > 1 ORDER BY version_count DESC, fetched_at DESC"
+               " LIMIT 100",
     },
     "articles_gone": {
         "title": "Articles gone",
         "description": "Articles whose page now answers 404 or 410, most recently checked first.",
         "sql": "SELECT a.id AS article_id, a.site, l.title, a.url, a.first_seen, a.last_checked,"
-               " l.version AS version_count, l.diff_url FROM articles a"
+               " " + _COUNT.format("l") + " AS version_count, l.diff_url FROM articles a"
                " LEFT JOIN latest_versions l ON l.article_id = a.id"
                " WHERE a.state = 'gone' ORDER BY a.last_checked DESC",
     },

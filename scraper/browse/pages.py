@@ -42,12 +42,13 @@ async def diff_page(datasette: Datasette, request: Request) -> Response:
         raise NotFound(f"No article {article_id} in {db.name}")
     timeline = [dict(r) for r in await db.execute(
         "SELECT id, version, fetched_at, title, word_count FROM versions WHERE article_id = ?"
-        " ORDER BY version", [article_id])]
+        " AND NOT folded ORDER BY version", [article_id])]  # a folded false edit is no version
     if not timeline:
         raise NotFound(f"Article {article_id} has no versions")
     numbers = [v["version"] for v in timeline]
     new_n = _number_arg(request, "to", numbers) or numbers[-1]
-    old_n = _number_arg(request, "from", numbers) or (new_n - 1 if new_n > 1 else None)
+    earlier = [n for n in numbers if n < new_n]  # numbers may skip folded versions
+    old_n = _number_arg(request, "from", numbers) or (earlier[-1] if earlier else None)
     new = await _version(db, article_id, new_n)
     old = await _version(db, article_id, old_n) if old_n is not None else None
     full = request.args.get("full") == "1"
@@ -123,7 +124,8 @@ def _number_arg(request: Request, key: str, numbers: list[int]) -> int | None:
     if not raw.isdigit():
         raise BadRequest(f"?{key}= must be a version number")
     if int(raw) not in numbers:
-        raise NotFound(f"No version {raw} (this article has versions 1 to {numbers[-1]})")
+        raise NotFound(f"No version {raw} (this article has versions "
+                       f"{', '.join(map(str, numbers))})")
     return int(raw)
 
 

@@ -31,7 +31,11 @@ CHANGE_STATS_SQL = """CREATE TABLE IF NOT EXISTS change_stats (
     words_removed INTEGER NOT NULL
 )"""
 
-# Versions of one article are numbered 1..n without gaps, so the predecessor is n - 1.
+# Versions of one article are numbered 1..n without gaps, but a folded one (a false edit that
+# `scraper reextract` found equal to the version before) is no version: the views skip it, and
+# a version's predecessor is the latest one before it that is not folded.
+_PREVIOUS = ("(SELECT max(q.version) FROM versions q WHERE q.article_id = v.article_id"
+             " AND q.version < v.version AND NOT q.folded)")
 VIEWS = {
     "latest_versions": f"""CREATE VIEW latest_versions AS
 SELECT
@@ -59,7 +63,8 @@ SELECT
     '{DIFF_PATH}' || v.article_id AS diff_url
 FROM articles a
 JOIN versions v ON v.article_id = a.id
-    AND v.version = (SELECT max(m.version) FROM versions m WHERE m.article_id = a.id)""",
+    AND v.version = (SELECT max(m.version) FROM versions m WHERE m.article_id = a.id
+                     AND NOT m.folded)""",
     "changes": f"""CREATE VIEW changes AS
 SELECT
     v.id AS id,
@@ -86,9 +91,10 @@ SELECT
         ',') || ']' AS changed,
     '{DIFF_PATH}' || v.article_id || '?from=' || p.version || '&to=' || v.version AS diff_url
 FROM versions v
-JOIN versions p ON p.article_id = v.article_id AND p.version = v.version - 1
+JOIN versions p ON p.article_id = v.article_id AND p.version = {_PREVIOUS}
 JOIN articles a ON a.id = v.article_id
-LEFT JOIN change_stats s ON s.version_id = v.id""",
+LEFT JOIN change_stats s ON s.version_id = v.id
+WHERE NOT v.folded""",
 }
 
 
@@ -135,8 +141,9 @@ def fill_change_stats(db: sqlite_utils.Database, article_id: int | None = None,
 
 # Versions after the first without counts, with their predecessor: (id, previous id).
 _PENDING = ("SELECT v.id, p.id FROM versions v"
-            " JOIN versions p ON p.article_id = v.article_id AND p.version = v.version - 1"
-            " WHERE NOT EXISTS (SELECT 1 FROM change_stats s WHERE s.version_id = v.id)")
+            f" JOIN versions p ON p.article_id = v.article_id AND p.version = {_PREVIOUS}"
+            " WHERE NOT v.folded"
+            " AND NOT EXISTS (SELECT 1 FROM change_stats s WHERE s.version_id = v.id)")
 
 
 def _squash(sql: str) -> str:

@@ -105,7 +105,13 @@ def diff(url: str, old: int | None, new: int | None, color: bool | None, db: Pat
         _nothing_to_compare(article, b, count=len(store.versions(article["id"])),
                             as_json=as_json)
         return
-    a = find_version(store, article, b["version"] - 1 if old is None else old)
+    if old is None:  # the version before, a folded false edit skipped
+        old = store.previous(article["id"], b["version"])
+        if old is None:
+            _nothing_to_compare(article, b, count=len(store.versions(article["id"])),
+                                as_json=as_json)
+            return
+    a = find_version(store, article, old)
     if a["version"] == b["version"]:  # --from N alone with N the latest, or --from N --to N
         why = ("it is the latest version" if new is None
                else "--from and --to name the same version")
@@ -139,16 +145,16 @@ def _nothing_to_compare(article: dict[str, Any], first: dict[str, Any], count: i
                         as_json: bool) -> None:
     """Version 1 asked for (or the only one): there is no older version to diff against."""
     if as_json:
-        emit_json({"url": article["url"], "from": None, "to": 1, "changed": [],
+        emit_json({"url": article["url"], "from": None, "to": first["version"], "changed": [],
                    "words_added": 0, "words_removed": 0, "metadata": {}, "chunks": [],
                    "versions": count})
         return
     if count == 1:
-        click.echo(f"{article['url']} has one version so far (v1, {first['fetched_at']}): "
-                   "nothing to compare yet")
+        click.echo(f"{article['url']} has one version so far (v{first['version']}, "
+                   f"{first['fetched_at']}): nothing to compare yet")
     else:
-        click.echo(f"{article['url']}: v1 is its first version, nothing before it to compare; "
-                   f"it has {count} versions (try --from 1 --to {count})")
+        click.echo(f"{article['url']}: v{first['version']} is its first version, nothing "
+                   f"before it to compare; it has {count} versions")
 
 
 def _public(article: dict[str, Any]) -> dict[str, Any]:

@@ -59,7 +59,7 @@ class Archive(ArchiveFile):
     def save(self, article: Article, page: Page, *, site_name: str, key: str,
              fetched_at: str | None = None, raw_hash: str | None = None,
              schedule: Schedule = DEFAULT_SCHEDULE,
-             fetch: dict[str, Any] | None = None) -> SaveResult:
+             fetch: dict[str, Any] | None = None, extractor: str | None = None) -> SaveResult:
         """Record a check of the article; store a version if its content hash changed.
 
         ``raw_hash`` (sha256 of the fetched bytes) lets the next check skip extraction when
@@ -89,11 +89,14 @@ class Archive(ArchiveFile):
                 row = conn.execute("SELECT id FROM articles WHERE article_key = ?",
                                    [key]).fetchone()
             article_id = int(row[0])
+            # compared with the latest real version; numbered after every one, folded too
             latest = conn.execute(
-                "SELECT version, content_hash FROM versions WHERE article_id = ?"
+                "SELECT version, content_hash FROM versions WHERE article_id = ? AND NOT folded"
                 " ORDER BY version DESC LIMIT 1", [article_id]).fetchone()
+            top = conn.execute("SELECT max(version) FROM versions WHERE article_id = ?",
+                               [article_id]).fetchone()[0]
             changed = latest is None or latest[1] != digest
-            number = (latest[0] + 1 if latest else 1) if changed else latest[0]
+            number = (top or 0) + 1 if changed else latest[0]
             if changed:
                 _insert(conn, "versions", {
                     "article_id": article_id, "version": number, "fetched_at": now,
@@ -106,6 +109,7 @@ class Archive(ArchiveFile):
                     "text": article.text, "word_count": len(article.text.split()),
                     "url": page.url, "final_url": page.final_url,
                     "html_zlib": blob if blob is not None else self._compress(page.html),
+                    "extractor": extractor,
                 })
                 if number > 1:  # words added/removed against the previous version
                     fill_change_stats(self.db, article_id)
@@ -128,7 +132,8 @@ class Archive(ArchiveFile):
     def _latest_hash(self, key: str) -> str | None:
         row = self.db.conn.execute(
             "SELECT v.content_hash FROM versions v JOIN articles a ON a.id = v.article_id"
-            " WHERE a.article_key = ? ORDER BY v.version DESC LIMIT 1", [key]).fetchone()
+            " WHERE a.article_key = ? AND NOT v.folded ORDER BY v.version DESC LIMIT 1",
+            [key]).fetchone()
         return row[0] if row else None
 
     @staticmethod
@@ -236,11 +241,18 @@ class Archive(ArchiveFile):
         """A summary of each version of the article, oldest first."""
         rows = self._rows(
             "SELECT id, version, fetched_at, content_hash, title, authors, published, modified,"
-            " word_count, url, final_url FROM versions WHERE article_id = ? ORDER BY version",
+            " word_count, url, final_url FROM versions WHERE article_id = ? AND NOT folded"
+            " ORDER BY version",
             [article_id])
         for row in rows:
             row["authors"] = json.loads(row["authors"])
         return rows
+
+    def previous(self, article_id: int, number: int) -> int | None:
+        """The number of the version before ``number`` that is not folded, or None."""
+        row = self._first("SELECT version FROM versions WHERE article_id = ? AND version < ?"
+                          " AND NOT folded ORDER BY version DESC", [article_id, number])
+        return row["version"] if row else None
 
     def version(self, article_id: int, number: int | None = None, *,
                 html: bool = False) -> dict[str, Any] | None:
@@ -249,7 +261,8 @@ class Archive(ArchiveFile):
         With ``html=True`` the archived page comes too, as str; a damaged blob then raises
         StoreError naming the version (the text and metadata need no blob).
         """
-        where = "" if number is None else " AND version = ?"
+        # the latest that is not folded; a number asked for, folded or not
+        where = " AND NOT folded" if number is None else " AND version = ?"
         columns = "*" if html else "*, NULL AS html_zlib"
         row = self._first(f"SELECT {columns} FROM versions WHERE article_id = ?{where}"
                           " ORDER BY version DESC", [article_id, *([] if number is None

@@ -16,7 +16,7 @@ import sqlite_utils
 from ..browse.views import ensure_views
 from ..models import SchemaTooNew, StoreError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def _migrate_0_to_1(db: sqlite_utils.Database) -> None:
@@ -130,9 +130,18 @@ def _migrate_4_to_5(db: sqlite_utils.Database) -> None:
         )""")
 
 
+def _migrate_5_to_6(db: sqlite_utils.Database) -> None:
+    """versions.extractor (what extracted a version) and versions.folded (a false edit that
+    `scraper reextract` found equal to the version before: kept, but no longer a version)."""
+    db.execute("ALTER TABLE versions ADD COLUMN extractor TEXT")
+    db.execute("ALTER TABLE versions ADD COLUMN folded INTEGER NOT NULL DEFAULT 0")
+    ensure_views(db)  # the views and their word counts skip folded versions
+
+
 # MIGRATIONS[n] takes a database from user_version n to n + 1.
 MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
-    _migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3, _migrate_3_to_4, _migrate_4_to_5)
+    _migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3, _migrate_3_to_4, _migrate_4_to_5,
+    _migrate_5_to_6)
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
