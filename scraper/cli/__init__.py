@@ -18,6 +18,7 @@ from .reading import diff, history, show
 from .site_list import sites
 from .status import stats
 from .takedown import forget
+from .reextracting import reextract
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -40,7 +41,7 @@ def _serve() -> click.Command:
 
 
 for command in (archive, history, show, diff, extract_command, crawl, discover, sites,
-                stats, forget, _serve()):
+                stats, forget, reextract, _serve()):
     cli.add_command(command)
 
 
