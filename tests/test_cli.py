@@ -113,6 +113,15 @@ def test_history_and_show(server: TestServer, db: Path) -> None:
     assert len(shown["authors"]) == 2
 
 
+def test_archive_lines_carry_their_time_in_cron_output(server: TestServer, db: Path) -> None:
+    from datetime import datetime
+
+    server.route("/a", Response.html(page()))
+    code, out, _ = run("archive", server.url("/a"), "--db", str(db))  # CliRunner: no terminal
+    when, _, rest = out.strip().partition(" ")
+    assert datetime.fromisoformat(when).tzinfo and rest.endswith("new version 1")
+
+
 def test_archive_reads_urls_from_stdin(server: TestServer, db: Path) -> None:
     server.route("/a", Response.html(page()))
     server.route("/b", Response.html(page("seed-edited-headline.html")))
@@ -216,8 +225,8 @@ def test_a_list_on_stdin_skips_bad_lines_by_number_and_archives_the_rest(
                f"   # an indented comment\n{server.url('/b')}\n")
     code, out, err = run("archive", "-", "--db", str(db), input=listing)
     assert code == 1  # something was wrong with the list
-    assert err.strip() == ("scraper: stdin line 3: not an http(s) URL: "
-                           "'www.example.com/no-scheme': skipped")
+    assert err.strip().partition(" ")[2] == ("scraper: stdin line 3: not an http(s) URL: "
+                                            "'www.example.com/no-scheme': skipped")
     assert [line.split()[-1] for line in out.splitlines()] == ["1", "2"]  # new version 1, 2
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from ..models import UsageError
-from .errors import log_to_stderr, warn
+from .errors import log_line, log_to_stderr
 from .options import (
     check_url,
     config_option,
@@ -81,7 +81,7 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
         raise UsageError(f"no URLs given; stdin line {bad[0][0]}: {bad[0][1]}{more}" if bad
                          else "no URLs given")
     for number, why in bad:  # said with their number and skipped; the others are archived
-        warn(f"stdin line {number}: {why}: skipped")
+        click.echo(log_line(f"scraper: stdin line {number}: {why}: skipped", verbose), err=True)
     skipped = len(bad)
     if verbose:
         log_to_stderr(click.get_current_context(), logging.INFO)
@@ -97,7 +97,8 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
         def done(result: Any) -> None:
             results[result.url] = result
             if not as_json:
-                click.echo(f"{result.url}  {result.describe()}", err=not result.ok)
+                click.echo(log_line(f"{result.url}  {result.describe()}", verbose),
+                           err=not result.ok)
 
         # a long list extracts in a process per core, as a crawl does; a few URLs inline
         with Archive(db) as store, (make_pool() if len(jobs) > POOL_FROM else
@@ -114,7 +115,8 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
     results = [by_url[job.url] for job in jobs if job.url in by_url]  # in the list's order
     left = [job.url for job in jobs if job.url not in by_url]
     for url in left:  # its host refused request after request: it was left alone
-        click.echo(f"{url}  skipped: its host refused several requests in a row", err=True)
+        click.echo(log_line(f"{url}  skipped: its host refused several requests in a row",
+                            verbose), err=True)
     if as_json:
         emit_json([r.to_dict() for r in results]
                   + [{"url": url, "outcome": "skipped", "version": None, "status": None,

@@ -78,6 +78,12 @@ def stamp(line: str) -> str:
     return f"{datetime.now(UTC).isoformat(timespec='seconds')} {line}"
 
 
+def log_line(line: str, verbose: bool = False) -> str:
+    """A line of a command's log: stamped with its time under -v or when it goes to a file or
+    cron's mail (stdout not a terminal), plain for a person at a terminal."""
+    return stamp(line) if verbose or not sys.stdout.isatty() else line
+
+
 class StampedFormatter(logging.Formatter):
     """The "scraper" logger's lines: the time, then ``scraper: message`` on one line."""
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .errors import stamp, warn
+from .errors import stamp
 from .options import (
     check_url, config_option, db_option, emit_json, find_article, json_option, load_sites,
 )
@@ -94,7 +94,8 @@ def _one_article(archive: Any, aid: int, rows: list[Any], site: Any, pool: Any,
             pages[row.id] = page_html(blob, f"version {row.version} of {row.url}")
         except Exception as err:  # noqa: BLE001 - a damaged page: that version stays as it was
             counts["failed"] += 1
-            warn(f"{row.url} v{row.version}: {' '.join(str(err).split())}")
+            click.echo(stamp(f"scraper: {row.url} v{row.version}: {' '.join(str(err).split())}"),
+                       err=True)
     jobs = {row.id: (pool.submit(_extract_job, pages[row.id], row.url, site(row.site))
                      if pool is not None else None) for row in rows if row.id in pages}
     extracted = {}
@@ -107,7 +108,8 @@ def _one_article(archive: Any, aid: int, rows: list[Any], site: Any, pool: Any,
                        else _extract(pages[row.id], row.url, site(row.site)))
         except Exception as err:  # noqa: BLE001 - a version that fails stays as it was
             counts["failed"] += 1
-            warn(f"{row.url} v{row.version}: {' '.join(str(err).split())}")
+            click.echo(stamp(f"scraper: {row.url} v{row.version}: {' '.join(str(err).split())}"),
+                       err=True)
             continue
         extracted[row.id] = (article, extractor_id(site(row.site)))
     counts["reextracted"] += len(extracted)
