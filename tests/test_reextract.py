@@ -169,3 +169,20 @@ def test_a_long_run_uses_the_pool_and_a_crawl_writes_beside_it(
     assert "locked" not in crawls[0].stderr
     assert rows(db, "SELECT count(*) FROM versions") == [(29,)]  # 25, and 4 from the crawl
     assert rows(db, "SELECT count(*) FROM versions WHERE extractor = 'old'") == [(0,)]
+
+
+def test_the_diff_page_and_canned_queries_no_longer_show_a_folded_version(
+        false_edit: tuple[Path, str]) -> None:
+    from browse_archive import get
+
+    from scraper.browse.serve import build_datasette
+
+    db, _ = false_edit
+    assert "v2" in get(build_datasette(db), "/-/diff/1").text  # before: the false edit shows
+    run("reextract", "--db", str(db))
+    ds = build_datasette(db)
+    page = get(ds, "/-/diff/1")
+    assert page.status_code == 200 and "v2" not in page.text
+    assert get(ds, "/-/diff/1?to=2").status_code == 404  # no version 2 to show
+    most_edited = get(ds, "/archive/most_edited.json?_shape=array").json()
+    assert most_edited == []  # one version left: not "edited"
