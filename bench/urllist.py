@@ -25,6 +25,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 PARAGRAPH = ("The harbour board met on a grey morning to decide the future of the old ferry "
              "pier, which has stood on the east side of the bay since the town was founded.")
@@ -39,7 +40,8 @@ def page(host: str, n: str) -> bytes:
 def serve(host: str, arrivals: list[tuple[float, str, str]]) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            arrivals.append((time.monotonic(), host, self.path))
+            arrivals.append((accepted.pop(self.request.fileno(), time.monotonic()), host,
+                             self.path))
             if not self.path.startswith("/news/"):
                 self.send_response(404)
                 self.send_header("Content-Length", "0")
@@ -55,7 +57,16 @@ def serve(host: str, arrivals: list[tuple[float, str, str]]) -> ThreadingHTTPSer
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer((host, 0), Handler)
+    accepted: dict[int, float] = {}  # socket fd -> when the accepting thread took it
+
+    class Server(ThreadingHTTPServer):
+        def process_request(self, request: Any, client_address: Any) -> None:
+            # the connection's arrival, taken in the accepting thread: the handler thread's
+            # start-up (milliseconds on a loaded machine) is not the client's doing
+            accepted[request.fileno()] = time.monotonic()
+            super().process_request(request, client_address)
+
+    server = Server((host, 0), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     return server
