@@ -48,3 +48,12 @@ def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
+
+@pytest.fixture(autouse=True)
+def _no_declared_sites_left_behind() -> Iterator[None]:
+    """Sites a test's config file declared (a process-wide registry) end with the test."""
+    yield
+    from scraper.sites import declare
+
+    declare(())

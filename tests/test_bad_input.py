@@ -158,6 +158,8 @@ CASES: dict[str, Case] = {
                                    stdin="www.example.com/2\n  # a comment\nftp://x/\n"),
     # unknown site names
     "crawl of an unknown site": Case(("crawl", "nosuchsite", *DB), 2, "unknown site 'nosuchsite'"),
+    "reextract of an unknown site": Case(("reextract", "nosuchsite", *DB), 2,
+                                         "unknown site 'nosuchsite'", _archive),
     "discover of an unknown site": Case(("discover", "nosuchsite", *DB), 2,
                                         "unknown site 'nosuchsite'"),
     "archive --site unknown": Case(("archive", URL, "--site", "nosuch", *DB), 2,
@@ -237,6 +239,7 @@ CASES: dict[str, Case] = {
 # A corrupt file and a newer schema, for every command that opens the archive.
 for command, args in {"history": (URL,), "show": (URL,), "diff": (URL,), "archive": (URL,),
                       "crawl": (), "serve": (), "stats": (), "forget": (URL, "--yes"),
+                      "reextract": (),
                       "discover": ("themoscowtimes",)}.items():
     CASES[f"{command} of a corrupt database"] = Case(
         (command, *args, *DB), 1, "is not a SQLite database", _corrupt,

@@ -186,3 +186,17 @@ def test_the_diff_page_and_canned_queries_no_longer_show_a_folded_version(
     assert get(ds, "/-/diff/1?to=2").status_code == 404  # no version 2 to show
     most_edited = get(ds, "/archive/most_edited.json?_shape=array").json()
     assert most_edited == []  # one version left: not "edited"
+
+
+def test_a_change_to_a_config_site_makes_its_versions_stale(server: TestServer,
+                                                            tmp_path: Path) -> None:
+    db, config = tmp_path / "archive.db", tmp_path / "scraper.toml"
+    server.route("/news/1", Response.html(PAGE))
+    config.write_text('[sites.local]\ndomains = ["127.0.0.1"]\n')
+    assert run("archive", server.url("/news/1"), "--db", str(db), "--config", str(config))[0] == 0
+    code, out, _ = run("reextract", "--db", str(db), "--config", str(config))
+    assert out.splitlines()[-1].endswith("0 re-extracted, 0 changed, 0 folded, 0 failed")
+    config.write_text('[sites.local]\ndomains = ["127.0.0.1"]\ndrop = [".article__tags"]\n')
+    code, out, _ = run("reextract", "--db", str(db), "--config", str(config))
+    assert code == 0
+    assert out.splitlines()[-1].endswith("1 re-extracted, 0 changed, 0 folded, 0 failed")
