@@ -22,6 +22,7 @@ Unknown keys and bad values are refused with one line naming them.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -82,6 +83,7 @@ class Config:
                        overrides={k: replace(v, delay=delay) for k, v in self.overrides.items()})
 
 
+_SITE_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 _SITE_KEYS = {"delay", "concurrency", "user_agent", "max_age", "schedule"}
 _CRAWL_KEYS = _SITE_KEYS | {"sites", "max_checks"}
 # what a [sites.NAME] table with `domains` may say besides the settings above
@@ -130,10 +132,9 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
 
 
 def check_site_name(name: str) -> str:
-    """``name`` if it can name a site (a config table key, a command argument); else UsageError."""
-    import re
-
-    if not re.fullmatch(r"[a-z][a-z0-9_-]*", name):
+    """``name`` if it can name a site; else UsageError. A name is typed on the command line,
+    is a config table's key and a value of the ``site`` column: lower-case, no spaces."""
+    if not _SITE_NAME.fullmatch(name):
         raise UsageError(f"the site name {name!r} must be lower-case letters, digits, '_' or "
                          "'-', starting with a letter")
     return name

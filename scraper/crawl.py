@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .config import Config, SiteSettings
-from .discover import discover, select
+from .discover import Link, discover, select
 from .extract import extract
 from .fetch import FetchPolicy, make_client, policy_for
 from .identity import article_key
@@ -42,6 +42,7 @@ from .robots import Robots
 from .sites import Site
 from .store import CRAWL_COUNTS, Archive
 from .store.takedown import key_hash, tombstones
+from .web import host_of
 
 log = logging.getLogger("scraper.crawl")
 
@@ -53,9 +54,6 @@ ROUTINE_SITEMAPS = 3
 # robots.txt Crawl-delay is honoured up to this: a day-long delay would hold the crawl lock
 # (and so every later cron run) for days
 MAX_CRAWL_DELAY = 60.0
-# the network budget of one page fetch, all attempts together (shortened near --max-time)
-FETCH_TIMEOUT = 120.0
-
 
 @dataclass(frozen=True)
 class Job:
@@ -191,6 +189,11 @@ def _extract_job(html: str, url: str, site: Site) -> Article:
     return extract(html, url=url, site=site)
 
 
+# More pages than this (a URL list, a re-extraction) extract in a process pool: starting it
+# costs about a second, so a few pages extract inline.
+POOL_FROM = 20
+
+
 def make_pool() -> ProcessPoolExecutor:
     """One extraction process per core; the workers end when the crawl dies."""
     return ProcessPoolExecutor(max_workers=os.cpu_count() or 1, initializer=_worker_start)
@@ -284,7 +287,7 @@ async def work_politely(
     gates: dict[str, HostGate] = {}
     workers: dict[str, int] = {}
     for job in jobs:
-        host = (urlsplit(job.url).hostname or "").lower()
+        host = host_of(job.url)
         if host not in queues:
             settings = config.for_site(job.site.name)
             queues[host], gates[host] = asyncio.Queue(), HostGate(settings)
@@ -313,12 +316,14 @@ async def work_politely(
                 report.status = CrawlStatus.TIMED_OUT
                 report.counts["skipped"] += 1
                 continue  # the rest of the queue is skipped at the top of the loop
-            # no fetch may outlast --max-time by more than its own network budget
-            budget = FETCH_TIMEOUT if deadline is None else max(
-                1.0, min(FETCH_TIMEOUT, deadline - time.monotonic()))
+            # the policy's network budget, shortened near --max-time: no fetch may outlast it
+            # by more than a second
+            if deadline is not None:
+                left = max(1.0, deadline - time.monotonic())
+                policy = replace(policy, total_timeout=min(policy.total_timeout or left, left))
             try:
                 outcome = await archive_url(
-                    client, archive, job.url, replace(policy, total_timeout=budget),
+                    client, archive, job.url, policy,
                     robots=robots, site=job.site, known=job.known, extractor=extractor,
                     schedule=settings.schedule, sleep=sleep, mirror=mirror, force=force)
             finally:
@@ -344,6 +349,17 @@ async def _apply_crawl_delay(client: httpx.AsyncClient, robots: Robots, gate: Ho
         gate.delay = max(settings.delay, min(wanted, MAX_CRAWL_DELAY))
     if fetched and pace:
         gate.touch()  # robots.txt was a request to the host too
+
+
+def already_had(archive: Archive, site: Site, links: list[Link],
+                taken_down: set[str] | None = None) -> Callable[[str], bool]:
+    """For discovered links: is the URL archived already (by URL or article key), or did
+    `scraper forget` take it down? One query per batch, not per link."""
+    keys = {link.url: article_key(site, link.url, None) for link in links}
+    known = archive.known(list(keys.values()), list(keys))
+    gone = tombstones(archive) if taken_down is None else taken_down
+    return lambda url: (url in known or keys.get(url) in known or key_hash(url) in gone
+                        or key_hash(keys.get(url) or url) in gone)
 
 
 async def _plan(client: httpx.AsyncClient, archive: Archive, config: Config, sites: list[Site],
@@ -379,11 +395,7 @@ async def _plan(client: httpx.AsyncClient, archive: Archive, config: Config, sit
             log.warning("discovery failed for %s: %s", site.name, links)
             report.counts["discovery_failed"] += 1
             continue
-        keys = {link.url: article_key(site, link.url, None) for link in links}
-        known = archive.known(list(keys.values()), list(keys))
-        fresh = select(links, site,
-                       known=lambda url: url in known or keys.get(url) in known
-                       or key_hash(url) in taken_down or key_hash(keys[url]) in taken_down,
+        fresh = select(links, site, known=already_had(archive, site, links, taken_down),
                        max_age=config.for_site(site.name).max_age, now=now)
         report.counts["discovered"] += len(fresh)
         jobs += [Job(site, link.url) for link in fresh]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import sys
-import unicodedata
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -24,6 +23,7 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from .metadata import clean_authors, clean_tags, head_metadata, normalize_date, tag_list
 from .metadata.authors import pick_authors
 from .metadata.dates import HTMLDATE_FORMAT, not_after
+from .metadata.titles import clean_text
 from .models import Article, ExtractError
 from .refusal import SHORT_TEXT_WORDS, refuse_link_list, refuse_non_article, word_count
 from .sites import Draft
@@ -164,7 +164,7 @@ def _merge(meta: dict[str, Any], doc: Any) -> dict[str, Any]:
             meta[key] = value
     for key in ("title", "description"):
         if isinstance(meta.get(key), str):
-            meta[key] = _norm(meta[key])
+            meta[key] = clean_text(meta[key])
     return meta
 
 
@@ -177,16 +177,16 @@ def _paragraphs(body: _Element) -> list[str]:
     """The body's blocks as whitespace-normalised paragraphs, in order."""
     out: list[str] = []
     if body.text and body.text.strip():
-        out.append(_norm(body.text))
+        out.append(clean_text(body.text))
     for el in body:
         if el.tag in _CONTAINERS:
             out.extend(_paragraphs(el))
         else:
-            text = _norm(_block_text(el))
+            text = clean_text(_block_text(el))
             if text:
                 out.append(text)
         if el.tail and el.tail.strip():
-            out.append(_norm(el.tail))
+            out.append(clean_text(el.tail))
     return out
 
 
@@ -204,16 +204,8 @@ def _block_text(el: _Element) -> str:
     return "".join(parts)
 
 
-# zero-width space, word joiner, BOM and soft hyphen: invisible, yet a CMS adds and drops them
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"))
-
-
-def _norm(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", text).translate(_INVISIBLE).split())
-
-
 def _same(a: str, b: str) -> bool:
-    return _norm(a).casefold() == _norm(b).casefold()
+    return clean_text(a).casefold() == clean_text(b).casefold()
 
 
 def _too_big(root: _Element) -> str | None:
@@ -264,6 +256,7 @@ def _code_id() -> str:
     return f"scraper {__version__}+{digest} trafilatura {version('trafilatura')}"
 
 
+@lru_cache(maxsize=256)  # once per site object: it is asked for every version stored
 def _site_hash(site: Site) -> str:
     if site.declared_in is not None:  # a site of the config file: its data is its definition
         data = repr(sorted((k, v) for k, v in vars(site).items()))

@@ -29,7 +29,6 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
 
 import httpx
 from tenacity import (
@@ -62,9 +61,6 @@ from .policy import (
 )
 from .robots import Robots
 from .web import CODINGS, BadCoding, Inflater, decode_html, is_web_url
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["DEFAULT_POLICY", "DEFAULT_USER_AGENT", "HTML", "Accept", "FetchPolicy", "Sleep",
            "decode_html", "fetch", "make_client", "pause", "policy_for"]

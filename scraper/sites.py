@@ -15,14 +15,16 @@ import importlib.util
 import pkgutil
 import re
 import sys
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
+from .config import check_site_name
 from .models import Draft, ScraperError, UnknownSite, UsageError
+from .web import host_of
 
 __all__ = ["Draft", "Site", "all_sites", "site_for", "site_named"]
 
@@ -59,7 +61,7 @@ class Site:
 
     def matches(self, url: str) -> bool:
         """True when the URL's host is one of ``domains`` or a subdomain of one."""
-        host = (urlsplit(url).hostname or "").lower().rstrip(".")
+        host = host_of(url)
         return any(host == d or host.endswith("." + d) for d in self.domains)
 
     def is_article_url(self, url: str) -> bool:
@@ -106,17 +108,14 @@ def _package() -> ModuleType:
     return module
 
 
-_NAME = re.compile(r"[a-z][a-z0-9_-]*")
-
-
 def _check(cls: type[Site] | Site, where: str) -> None:
     """Refuse an adapter without a name or with a regex that does not compile."""
     if not cls.name:
         raise ScraperError(f"the site adapter {cls.__name__} in {where} has no name")
-    if not _NAME.fullmatch(cls.name):
-        # a name is typed on the command line, a config table key and a `site` column value
-        raise ScraperError(f"{where}: the site name {cls.name!r} must be lower-case letters, "
-                           "digits, '_' or '-', starting with a letter")
+    try:  # the one rule for a site's name, whichever way the site is defined
+        check_site_name(cls.name)
+    except UsageError as err:
+        raise ScraperError(f"{where}: {err}") from None
     for field in ("article_path", "article_id"):
         try:
             pattern = re.compile(getattr(cls, field) or "")

@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from local_site import serve_site
 from server import Response, TestServer
@@ -153,3 +154,24 @@ def test_the_article_pattern_is_read_from_the_shape_of_article_urls() -> None:
     ids = [f"https://x.example/world/story-{n}-{n}00123" for n in range(4)]
     assert guess_article_path(ids) == r"^/world/.*\d{5,}"
     assert guess_article_path(["https://x.example/a", "https://x.example/b"]) is None
+
+
+def test_sites_add_write_to_a_config_it_cannot_write_is_one_line(
+        server: TestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server.route("/", Response.html("<html><body><p>Home</p></body></html>"))
+    config = tmp_path / "scraper.toml"
+    config.write_text("[crawl]\ndelay = 0\n")
+    real_open = Path.open
+
+    def read_only(self: Path, mode: str = "r", *args: object, **kwargs: object) -> object:
+        if self == config and "a" in mode:  # root writes anything: a read-only disk, then
+            raise PermissionError(13, "Read-only file system")
+        return real_open(self, mode, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "open", read_only)
+    code, out, err = run("sites", "add", server.url("/"), "--name", "harbour", "--write",
+                         "--config", str(config))
+    assert (code, out) == (2, "")
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"scraper: error: cannot write {config}: Read-only file system")

@@ -115,12 +115,17 @@ class LocalNews(Site):
     article_path = r"^/news/\d+$"
 
 
-def test_a_crawl_never_archives_a_forgotten_article_again(
-        server: TestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def serve_local_news(server: TestServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/news/1..4 with their feed and sitemap, known as the site `localnews`."""
     feed, sitemap = serve_site(server, 4)
     site = LocalNews()
     site.feeds, site.sitemaps = (feed,), (sitemap,)  # type: ignore[misc]
     monkeypatch.setattr(sites_module, "all_sites", lambda: (site, *all_sites()))
+
+
+def test_a_crawl_never_archives_a_forgotten_article_again(
+        server: TestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    serve_local_news(server, monkeypatch)
     db = tmp_path / "archive.db"
     config = tmp_path / "scraper.toml"
     config.write_text("[crawl]\ndelay = 0\n")
@@ -179,3 +184,15 @@ def test_archive_force_lifts_the_tombstone_for_good(archived: tuple[Path, str]) 
     assert run("archive", url, "--db", str(db), "--force")[0] == 0
     code, out, _ = run("archive", url, "--db", str(db))
     assert code == 0 and out.strip().endswith(("unchanged", "new version 2"))
+
+
+def test_discover_does_not_offer_a_forgotten_article(
+        server: TestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    serve_local_news(server, monkeypatch)
+    db = tmp_path / "archive.db"
+    Archive(db).close()
+    assert run("forget", server.url("/news/3"), "--db", str(db), "--yes")[0] == 0
+    code, out, _ = run("discover", "localnews", "--db", str(db), "--all")
+    assert code == 0 and server.url("/news/2") in out
+    code, out, _ = run("discover", "localnews", "--db", str(db))
+    assert code == 0 and server.url("/news/2") in out and server.url("/news/3") not in out

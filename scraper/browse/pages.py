@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import zlib
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -20,6 +19,8 @@ from datasette.views.base import DatasetteError
 from markupsafe import Markup, escape
 
 from ..diff import Chunk, changed_fields, changed_paragraphs, format_field, word_diff, words_changed
+from ..models import StoreError
+from ..store import page_html
 from ..web import is_web_url
 from .archives import archive_names
 from .views import DIFF_PATH
@@ -89,15 +90,12 @@ async def html_page(datasette: Datasette, request: Request) -> Response:
                             " WHERE id = ?", [version_id])).first()
     if row is None:
         raise NotFound(f"No version {version_id} in {db.name}")
-    blob = row["html_zlib"]
     try:
-        html = zlib.decompress(blob).decode("utf-8", "replace") if blob else ""
-    except (zlib.error, TypeError):  # TypeError: a text value where the blob should be
+        html = page_html(row["html_zlib"], f"version {row['version']} of {row['url']}")
+    except StoreError as err:
         # A damaged blob costs only itself, and is no server fault: 410, the page is lost.
-        raise DatasetteError(
-            f"The stored HTML of version {row['version']} of {row['url']} is damaged (not "
-            "valid zlib data); the rest of the archive is unaffected.",
-            title="Damaged archived HTML", status=410) from None
+        raise DatasetteError(f"{str(err)[0].upper()}{str(err)[1:]}; the rest of the archive "
+                             "is unaffected.", title="Damaged archived HTML", status=410) from None
     name = f"article-{row['article_id']}-v{row['version']}.html"
     # text/plain, nosniff and a sandbox: the archived page must never run as a page here.
     return Response.text(html, headers={

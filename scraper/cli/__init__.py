@@ -15,10 +15,10 @@ from .archiving import archive, extract_command
 from .crawling import crawl, discover
 from .errors import ScraperGroup, StampedFormatter
 from .reading import diff, history, show
+from .reextracting import reextract
 from .site_list import sites
 from .status import stats
 from .takedown import forget
-from .reextracting import reextract
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 

@@ -25,10 +25,6 @@ from .options import (
 )
 
 
-# Lists longer than this extract in a process pool: starting it costs about a second.
-POOL_FROM = 20
-
-
 @click.command()
 @click.argument("urls", nargs=-1, required=True, metavar="URL... | -")
 @db_option
@@ -56,7 +52,7 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
 
     Example: scraper archive https://www.bbc.com/news/articles/clymn8zyrp9o
     """
-    from ..crawl import CrawlReport, Job, make_pool, pool_extractor, work_politely
+    from ..crawl import POOL_FROM, CrawlReport, Job, make_pool, pool_extractor, work_politely
     from ..fetch import make_client, policy_for
     from ..robots import Robots
     from ..sites import site_for, site_named

@@ -14,7 +14,15 @@ import click
 
 from ..models import CrawlStatus, Locked
 from .errors import fail, log_to_stderr, stamp, warn
-from .options import config_option, db_option, emit_json, json_option, load_sites, open_archive
+from .options import (
+    config_option,
+    db_option,
+    emit_json,
+    json_option,
+    load_sites,
+    open_archive,
+    verbose_option,
+)
 
 
 def _finite(value: float | None, param: click.Parameter) -> float | None:
@@ -41,7 +49,7 @@ def _crawl_sites(names: tuple[str, ...], configured: tuple[str, ...]) -> list[An
 @click.option("--max-time", type=click.FloatRange(min=1, max=7 * 86400), metavar="SECONDS",
               callback=lambda ctx, param, value: _finite(value, param),
               help="Stop taking new work after this long; in-flight work finishes.")
-@click.option("-v", "--verbose", is_flag=True, help="Log each URL and its outcome.")
+@verbose_option
 @click.option("--fail-if-locked", is_flag=True, help="Exit 1 instead of 0 when another crawl "
               "holds the archive.")
 def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Path | None,
@@ -184,10 +192,10 @@ def discover(site_name: str, db: Path, as_json: bool, config_path: Path | None,
     """
     from datetime import datetime, timezone
 
+    from ..crawl import already_had
     from ..discover import discover as find_links
     from ..discover import select
     from ..fetch import make_client, policy_for
-    from ..identity import article_key
     from ..robots import Robots
     from ..sites import site_named
 
@@ -207,9 +215,8 @@ def discover(site_name: str, db: Path, as_json: bool, config_path: Path | None,
     found = len(links)
     archived = 0
     if store is not None:
-        keys = {link.url: article_key(site, link.url, None) for link in links}
-        known = store.known(list(keys.values()), list(keys))
-        links = [l for l in links if l.url not in known and keys[l.url] not in known]
+        had = already_had(store, site, links)  # archived, or taken down by `scraper forget`
+        links = [link for link in links if not had(link.url)]
         archived = found - len(links)
     fresh = select(links, site, max_age=None if show_all else settings.max_age,
                    now=datetime.now(timezone.utc))

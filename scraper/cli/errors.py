@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import sys
-from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import click
@@ -75,7 +74,9 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def stamp(line: str) -> str:
     """A log line of a crawl (or of any command's -v) as cron keeps it: an ISO time first."""
-    return f"{datetime.now(UTC).isoformat(timespec='seconds')} {line}"
+    from ..store import utc_now
+
+    return f"{utc_now()} {line}"
 
 
 def log_line(line: str, verbose: bool = False) -> str:

@@ -27,10 +27,8 @@ config_option = click.option(
 def load_sites(config_path: Path | None) -> Any:
     """The configuration, with the sites it declares made known to ``site_for``/``site_named``."""
     from ..config import load_config
-    from ..sites import declare
-
     from ..models import UnknownSite
-    from ..sites import site_named
+    from ..sites import declare, site_named
 
     config = load_config(config_path)
     declare(config.declared)

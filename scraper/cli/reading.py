@@ -9,8 +9,15 @@ from typing import Any
 import click
 
 from .options import (
-    VERSION_NUMBER, config_option, db_option, emit_json, find_article, find_version, json_option,
-    load_sites, open_archive,
+    VERSION_NUMBER,
+    config_option,
+    db_option,
+    emit_json,
+    find_article,
+    find_version,
+    json_option,
+    load_sites,
+    open_archive,
 )
 
 

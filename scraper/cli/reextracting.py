@@ -7,9 +7,16 @@ from typing import Any
 
 import click
 
+from ..models import StoreError
 from .errors import stamp
 from .options import (
-    check_url, config_option, db_option, emit_json, find_article, json_option, load_sites,
+    check_url,
+    config_option,
+    db_option,
+    emit_json,
+    find_article,
+    json_option,
+    load_sites,
 )
 
 
@@ -34,7 +41,7 @@ def reextract(site_names: tuple[str, ...], url: str | None, dry_run: bool, verbo
 
     Example: scraper reextract themoscowtimes --dry-run
     """
-    from ..crawl import make_pool
+    from ..crawl import POOL_FROM, make_pool
     from ..extract import extractor_id
     from ..sites import site_named
     from ..store import Archive
@@ -82,20 +89,24 @@ def reextract(site_names: tuple[str, ...], url: str | None, dry_run: bool, verbo
 def _one_article(archive: Any, aid: int, rows: list[Any], site: Any, pool: Any,
                  counts: dict[str, Any], dry_run: bool, verbose: bool) -> None:
     """Extract one article's stale versions again, then write them (or say what would change)."""
+    from ..crawl import _extract_job
     from ..extract import extractor_id
-    from ..store import page_html
     from ..store.reextract import planned_folds, update_article
+
+    def failed(row: Any, err: Exception) -> None:  # that version stays as it was
+        counts["failed"] += 1
+        click.echo(stamp(f"scraper: {row.url} v{row.version}: {' '.join(str(err).split())}"),
+                   err=True)
 
     pages = {}
     for row in rows:
-        blob = archive._rows("SELECT html_zlib FROM versions WHERE id = ?",
-                             [row.id])[0]["html_zlib"]
         try:
-            pages[row.id] = page_html(blob, f"version {row.version} of {row.url}")
-        except Exception as err:  # noqa: BLE001 - a damaged page: that version stays as it was
-            counts["failed"] += 1
-            click.echo(stamp(f"scraper: {row.url} v{row.version}: {' '.join(str(err).split())}"),
-                       err=True)
+            stored = archive.version(aid, row.version, html=True)
+        except StoreError as err:  # a damaged page
+            failed(row, err)
+            continue
+        if stored is not None:  # None: forgotten meanwhile
+            pages[row.id] = stored["html"]
     jobs = {row.id: (pool.submit(_extract_job, pages[row.id], row.url, site(row.site))
                      if pool is not None else None) for row in rows if row.id in pages}
     extracted = {}
@@ -106,10 +117,8 @@ def _one_article(archive: Any, aid: int, rows: list[Any], site: Any, pool: Any,
             job = jobs[row.id]
             article = (job.result() if job is not None
                        else _extract(pages[row.id], row.url, site(row.site)))
-        except Exception as err:  # noqa: BLE001 - a version that fails stays as it was
-            counts["failed"] += 1
-            click.echo(stamp(f"scraper: {row.url} v{row.version}: {' '.join(str(err).split())}"),
-                       err=True)
+        except Exception as err:  # noqa: BLE001 - a bug in an adapter fails that version only
+            failed(row, err)
             continue
         extracted[row.id] = (article, extractor_id(site(row.site)))
     counts["reextracted"] += len(extracted)
@@ -120,8 +129,8 @@ def _one_article(archive: Any, aid: int, rows: list[Any], site: Any, pool: Any,
             "SELECT id, content_hash FROM versions WHERE article_id = ?", [aid])}
         hashes = {vid: content_hash(a) for vid, (a, _) in extracted.items()}
         counts["changed"] += sum(1 for vid, h in hashes.items() if old[vid] != h)
-        folds = [n for n in planned_folds(archive, aid, hashes)
-                 if n not in _folded(archive, aid)]
+        already = _folded(archive, aid)
+        folds = [n for n in planned_folds(archive, aid, hashes) if n not in already]
         counts["folded"] += len(folds)
         for number in folds:
             click.echo(f"would fold v{number} of {rows[0].url} (a false edit)")
@@ -135,18 +144,8 @@ def _one_article(archive: Any, aid: int, rows: list[Any], site: Any, pool: Any,
         click.echo(stamp(f"{rows[0].url}  {changed} versions changed"))
 
 
-# More versions than this extract in a process pool: starting it costs about a second.
-POOL_FROM = 20
-
-
-def _extract_job(html: str, url: str, site: Any) -> Any:
-    """In a worker process of the pool."""
-    from ..extract import extract
-
-    return extract(html, url=url, site=site)
-
-
 def _extract(html: str, url: str, site: Any) -> Any:
+    """Extraction in this process (a short run; tests replace it to stop a run midway)."""
     from ..extract import extract
 
     return extract(html, url=url, site=site)

@@ -85,6 +85,7 @@ def add(url: str, name: str | None, write: bool, config_path: Path | None) -> No
 
     from ..config import DEFAULT_CONFIG_FILE, check_site_name
     from ..fetch import make_client, policy_for
+    from ..models import UsageError
     from ..robots import Robots
     from ..siteprobe import probe_site, site_block
     from .options import check_url
@@ -109,7 +110,10 @@ def add(url: str, name: str | None, write: bool, config_path: Path | None) -> No
         warn("the page announces no feed and robots.txt no sitemap: nothing to discover")
     if write:
         target = config_path or Path(DEFAULT_CONFIG_FILE)
-        with target.open("a", encoding="utf-8") as f:
-            f.write(("\n" if target.stat().st_size else "") + block)
+        try:
+            with target.open("a", encoding="utf-8") as f:
+                f.write(("\n" if target.stat().st_size else "") + block)
+        except OSError as err:  # a missing directory, a read-only file: one line, exit 2
+            raise UsageError(f"cannot write {target}: {err.strerror or err}") from None
         warn(f"added [sites.{proposal.name}] to {target}")
     click.echo(block, nl=False)

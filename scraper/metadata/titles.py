@@ -31,11 +31,12 @@ _AGREE = 0.6
 _MAX_HEADLINE = 300
 
 
-# zero-width space, word joiner, BOM and soft hyphen: invisible, yet a CMS adds them
+# zero-width space, word joiner, BOM and soft hyphen: invisible, yet a CMS adds and drops them
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"))
 
 
-def _norm(text: str) -> str:
+def clean_text(text: str) -> str:
+    """Text as stored: Unicode NFC, invisible characters out, whitespace runs as one space."""
     return " ".join(unicodedata.normalize("NFC", text).translate(_INVISIBLE).split())
 
 
@@ -95,7 +96,7 @@ def headlines(tree: HTMLParser) -> list[str]:
         for node in tree.css(selector):
             if node.tag in ("meta", "link"):
                 continue
-            text = _norm(node.text(deep=True))
+            text = clean_text(node.text(deep=True))
             if text and len(text) <= _MAX_HEADLINE and text not in found:
                 found.append(text)
     return found
@@ -112,7 +113,7 @@ def pick_title(tree: HTMLParser, candidates: dict[str, str | None],
         if not value or not value.strip():
             continue
         # JSON-LD strings are raw script text: no parser decoded their entities yet
-        value = _norm(html.unescape(value) if key == "jsonld" else value)
+        value = clean_text(html.unescape(value) if key == "jsonld" else value)
         if key == "title":
             value = strip_site_name(value, site_names)
         if value:
@@ -129,7 +130,7 @@ def pick_title(tree: HTMLParser, candidates: dict[str, str | None],
             return h1
     if not page:
         if fallback and fallback.strip():
-            return _norm(fallback)
+            return clean_text(fallback)
         h1s = headlines(tree)
         return h1s[0] if len(h1s) == 1 else None
     # a page-level title another candidate confirms, cleanest (no leftover entity) first

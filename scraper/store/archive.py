@@ -100,16 +100,9 @@ class Archive(ArchiveFile):
             if changed:
                 _insert(conn, "versions", {
                     "article_id": article_id, "version": number, "fetched_at": now,
-                    "content_hash": digest, "title": article.title,
-                    "authors": json.dumps(list(article.authors), ensure_ascii=False),
-                    "published": article.published, "modified": article.modified,
-                    "description": article.description, "language": article.language,
-                    "image": article.image,
-                    "tags": json.dumps(list(article.tags), ensure_ascii=False),
-                    "text": article.text, "word_count": len(article.text.split()),
+                    **version_fields(article), "content_hash": digest, "extractor": extractor,
                     "url": page.url, "final_url": page.final_url,
                     "html_zlib": blob if blob is not None else self._compress(page.html),
-                    "extractor": extractor,
                 })
                 if number > 1:  # words added/removed against the previous version
                     fill_change_stats(self.db, article_id)
@@ -309,11 +302,22 @@ class Archive(ArchiveFile):
                           **{c: counts[c] for c in columns}})
 
 
+def version_fields(article: Article) -> dict[str, Any]:
+    """The columns of ``versions`` that extraction fills, as stored (lists as JSON)."""
+    return {
+        "title": article.title, "authors": json.dumps(list(article.authors), ensure_ascii=False),
+        "published": article.published, "modified": article.modified,
+        "description": article.description, "language": article.language,
+        "image": article.image, "tags": json.dumps(list(article.tags), ensure_ascii=False),
+        "text": article.text, "word_count": len(article.text.split()),
+    }
+
+
 def page_html(blob: bytes | None, what: str) -> str:
     """A stored ``html_zlib`` blob as text; StoreError naming ``what`` if it is damaged."""
     if not blob:
         return ""
     try:
         return zlib.decompress(blob).decode("utf-8")
-    except (zlib.error, UnicodeDecodeError) as err:
+    except (zlib.error, UnicodeDecodeError, TypeError) as err:  # TypeError: text, not a blob
         raise StoreError(f"the stored HTML of {what} is damaged ({err})") from None

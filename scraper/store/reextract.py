@@ -11,7 +11,6 @@ current extractor), and a crawl can write beside it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 from ..browse.views import fill_change_stats
 from ..identity import content_hash
 from ..models import Article
-from .archive import Archive
+from .archive import Archive, version_fields
 
 
 @dataclass(frozen=True)
@@ -75,14 +74,9 @@ def update_article(archive: Archive, article_id: int,
             if old is None:
                 continue  # gone meanwhile (`scraper forget`)
             changed += old[0] != digest
-            conn.execute(
-                "UPDATE versions SET title = ?, authors = ?, published = ?, modified = ?,"
-                " description = ?, language = ?, image = ?, tags = ?, text = ?, word_count = ?,"
-                " content_hash = ?, extractor = ? WHERE id = ?",
-                [article.title, json.dumps(list(article.authors), ensure_ascii=False),
-                 article.published, article.modified, article.description, article.language,
-                 article.image, json.dumps(list(article.tags), ensure_ascii=False), article.text,
-                 len(article.text.split()), digest, extractor, version_id])
+            fields = {**version_fields(article), "content_hash": digest, "extractor": extractor}
+            conn.execute(f"UPDATE versions SET {', '.join(f'{k} = ?' for k in fields)}"
+                         " WHERE id = ?", [*fields.values(), version_id])
         rows = conn.execute("SELECT version, content_hash, folded FROM versions"
                             " WHERE article_id = ? ORDER BY version", [article_id]).fetchall()
         folded_now = []
