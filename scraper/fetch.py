@@ -27,6 +27,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
+from typing import Any
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -246,6 +247,22 @@ async def _follow(
             raise BadURL(msg, url=current) from exc
 
 
+def exchange(response: httpx.Response) -> dict[str, Any]:
+    """The request and response heads of ``response``, as sent and received (header case
+    and order kept), for a WARC ``request`` and ``response`` record."""
+    request = response.request
+
+    def pairs(raw: list[tuple[bytes, bytes]]) -> list[list[str]]:
+        return [[k.decode("latin-1"), v.decode("latin-1")] for k, v in raw]
+
+    return {
+        "request": {"method": request.method, "url": str(request.url),
+                    "headers": pairs(request.headers.raw)},
+        "response": {"http_version": response.http_version, "status": response.status_code,
+                     "reason": response.reason_phrase, "headers": pairs(response.headers.raw)},
+    }
+
+
 def _causes(exc: BaseException) -> Iterator[BaseException]:
     seen: BaseException | None = exc
     while seen is not None:
@@ -316,6 +333,7 @@ async def _read(
         raise NotHTML(msg, url=final_url, status=status)
     html, encoding = decode_html(raw, content_type)
     return Page(
+        http=exchange(response),
         url=url,
         final_url=final_url,
         status=status,

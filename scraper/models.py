@@ -181,6 +181,8 @@ class Page:
     redirects: tuple[str, ...] = ()
     attempts: int = 1
     elapsed_ms: int = 0
+    # the request and response heads as sent and received (``fetch.exchange``): WARC export
+    http: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
     @property
     def not_modified(self) -> bool:

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-import zlib
+
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import datetime
@@ -31,7 +31,7 @@ from server import Response, TestServer
 
 from scraper.identity import content_hash
 from scraper.models import Article
-from scraper.store import OUTCOMES, SCHEMA_VERSION
+from scraper.store import OUTCOMES, SCHEMA_VERSION, codec
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "fixtures" / "site"
@@ -180,14 +180,14 @@ def assert_intact(db: Path) -> None:
         conn.execute("INSERT INTO versions_fts(versions_fts, rank) VALUES ('integrity-check', 1)")
         versions = conn.execute(
             "SELECT article_id, version, content_hash, title, authors, text, word_count,"
-            " html_zlib, fetched_at, folded FROM versions ORDER BY article_id, version").fetchall()
+            " html_raw, fetched_at, folded FROM versions ORDER BY article_id, version").fetchall()
         last: dict[int, tuple[int, str]] = {}
         for article_id, number, digest, title, authors, text, words, html, fetched, folded \
                 in versions:
             article = Article(url="", text=text, title=title, authors=tuple(json.loads(authors)))
             assert content_hash(article) == digest, f"version {article_id}/{number} is torn"
             assert words == len(text.split()) and text.strip()
-            assert title and title in zlib.decompress(html).decode("utf-8")
+            assert title and title in codec.decompress(html, "zstd").decode("utf-8")
             datetime.fromisoformat(fetched)
             previous_number, previous_hash = last.get(article_id, (0, ""))
             assert number == previous_number + 1, f"article {article_id} skips a version"

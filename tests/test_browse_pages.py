@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import zlib
+
 from contextlib import closing
 from html import unescape
 from pathlib import Path
@@ -17,7 +17,7 @@ from browse_archive import (  # noqa: F401 (built, ds: fixtures)
 from datasette.app import Datasette
 
 from scraper.browse.serve import build_datasette, prepare_archive
-from scraper.store import Archive
+from scraper.store import Archive, codec
 
 
 def test_diff_page_marks_inserted_and_deleted_words(ds: Datasette, built: Built) -> None:
@@ -63,25 +63,25 @@ def test_diff_page_defaults_to_the_latest_change_and_refuses_bad_versions(
 
 def test_archived_html_is_served_as_plain_text(ds: Datasette, built: Built) -> None:
     with sqlite3.connect(built.path) as conn:
-        version_id, blob = conn.execute("SELECT id, html_zlib FROM versions WHERE article_id = ?"
+        version_id, blob = conn.execute("SELECT id, html_raw FROM versions WHERE article_id = ?"
                                         " AND version = 1", [built.edited]).fetchone()
     response = get(ds, f"/-/html/{version_id}")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert response.headers["x-content-type-options"] == "nosniff"
-    assert response.text == zlib.decompress(blob).decode() == HTML_V1
+    assert response.text == codec.decompress(blob, "zstd").decode() == HTML_V1
 
 
 @pytest.mark.parametrize("damage", [
-    lambda blob: b"this was never zlib data", lambda blob: blob[: len(blob) // 2]])
+    lambda blob: b"this was never zstd data", lambda blob: blob[: len(blob) // 2]])
 def test_a_damaged_html_blob_costs_only_that_blob(tmp_path: Path, damage: Any,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     built = build_archive(tmp_path / "archive.db")
     with closing(sqlite3.connect(built.path)) as conn, conn:
         (v1, blob), (v2, _), *_ = conn.execute(
-            "SELECT id, html_zlib FROM versions WHERE article_id = ? ORDER BY version",
+            "SELECT id, html_raw FROM versions WHERE article_id = ? ORDER BY version",
             [built.edited]).fetchall()
-        conn.execute("UPDATE versions SET html_zlib = ? WHERE id = ?", [damage(blob), v1])
+        conn.execute("UPDATE versions SET html_raw = ? WHERE id = ?", [damage(blob), v1])
     ds = build_datasette(built.path)
     page = get(ds, f"/-/html/{v1}")
     assert page.status_code == 410

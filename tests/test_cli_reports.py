@@ -122,7 +122,7 @@ def test_show_and_diff_read_an_article_whose_stored_page_is_damaged(
         server: TestServer, db: Path) -> None:
     url = archive_two_versions(server, db)
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE versions SET html_zlib = x'00ff00ff' WHERE version = 1")
+        conn.execute("UPDATE versions SET html_raw = x'00ff00ff' WHERE version = 1")
     code, out, err = run("show", url, "--version", "1", "--db", str(db))
     assert code == 0 and "Li Shangfu" in out and err == ""
     code, out, err = run("diff", url, "--db", str(db), "--no-color")

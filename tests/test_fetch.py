@@ -586,3 +586,19 @@ def test_policy_for_decides_the_user_agent_in_one_order(case: Agent) -> None:
     config = parse_config({"crawl": crawl, "sites": sites})
     policy = policy_for(Adapter(), config.for_site("adapter"), case.cli)
     assert policy.user_agent == case.expected
+
+
+def test_the_exchange_keeps_request_and_response_heads_as_sent_and_received(
+        server: TestServer) -> None:
+    server.route("/old", Response.redirect("/new", 301))
+    server.route("/new", Response.html(HTML))
+    page = real_fetch(server.url("/old"), user_agent="test-agent/1")
+    assert page.http is not None
+    request, response = page.http["request"], page.http["response"]
+    # the heads of the request that got the page, not of the redirect before it
+    assert request["method"] == "GET" and request["url"] == server.url("/new")
+    assert ["User-Agent", "test-agent/1"] in [[k.title(), v] for k, v in request["headers"]]
+    assert response["status"] == 200 and response["reason"] == "OK"
+    assert response["http_version"] in ("HTTP/1.0", "HTTP/1.1")  # as the server spoke
+    names = [name.lower() for name, _ in response["headers"]]
+    assert "content-type" in names and "content-length" in names

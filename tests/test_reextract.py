@@ -65,7 +65,7 @@ def test_reextract_fixes_the_old_version_and_folds_the_false_edit(
     assert rows(db, "SELECT version, title, folded FROM versions ORDER BY version") == [
         (1, TITLE, 0), (2, TITLE, 1)]
     # the folded one keeps its page, but is no version anywhere a reader looks
-    assert rows(db, "SELECT html_zlib IS NOT NULL FROM versions WHERE version = 2") == [(1,)]
+    assert rows(db, "SELECT html_raw IS NOT NULL FROM versions WHERE version = 2") == [(1,)]
     code, out, _ = run("history", url, "--db", str(db))
     assert "v1" in out and "v2" not in out
     code, out, _ = run("diff", url, "--db", str(db))

@@ -15,7 +15,7 @@ import sqlite_utils
 from scraper.identity import article_key
 from scraper.models import Article, NotStorable, Page, SchemaTooNew, StoreError
 from scraper.sites import Site
-from scraper.store import OUTCOMES, SCHEMA_VERSION, Archive, SaveResult, schema, utc_now
+from scraper.store import OUTCOMES, SCHEMA_VERSION, Archive, SaveResult, codec, schema, utc_now
 from scraper.store import connection as store_connection
 
 URL = "https://example.com/politics/budget-passed-a123"
@@ -324,3 +324,46 @@ def test_save_schedules_the_next_check_from_the_last_change(tmp_path: Path) -> N
         assert row["next_check"] == "2024-01-03T03:00:00+00:00"
         archive.mark_checked("k", state="gone", checked_at="2024-01-03T01:00:00+00:00")
         assert archive.find_article(URL, "k")["next_check"] is None
+
+
+def test_a_version_keeps_the_bytes_and_heads_it_came_in(archive: Archive) -> None:
+    raw = "<p>Привет</p>".encode("cp1251")
+    http = {"request": {"method": "GET", "url": URL, "headers": []},
+            "response": {"http_version": "HTTP/1.1", "status": 200, "reason": "OK",
+                         "headers": [["Content-Type", "text/html; charset=windows-1251"]]}}
+    save(archive, article(), page(html="<p>Привет</p>", raw=raw, http=http))
+    row = archive.db.execute("SELECT html_raw, html_codec, http_exchange, html_zlib"
+                             " FROM versions").fetchone()
+    assert row[1] == "zstd" and row[3] is None
+    assert codec.decompress(row[0], "zstd") == raw  # the bytes as received, not re-encoded
+    assert codec.unpack_json(row[2], "zstd") == http
+    # read back as text with the charset the response declared
+    latest = archive.version(1, html=True)
+    assert latest is not None and latest["html"] == "<p>Привет</p>"
+    assert not {"html_raw", "http_exchange", "html_zlib"} & set(latest)
+
+
+def test_a_page_stored_with_zlib_before_schema_7_still_reads(tmp_path: Path) -> None:
+    import zlib
+
+    from scraper.store import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for migrate in MIGRATIONS[:6]:
+        migrate(sqlite_utils.Database(conn))
+    conn.execute("PRAGMA user_version = 6")
+    conn.execute("INSERT INTO articles (id, site, url, article_key, first_seen) VALUES"
+                 " (1, 'generic', 'https://example.com/a', 'k', '2024-01-01T00:00:00+00:00')")
+    conn.execute("INSERT INTO versions (article_id, version, fetched_at, content_hash, text,"
+                 " word_count, url, html_zlib) VALUES (1, 1, '2024-01-01T00:00:00+00:00',"
+                 " 'h', 'Old text', 2, 'https://example.com/a', ?)",
+                 [zlib.compress("<p>Grüße</p>".encode())])
+    conn.close()
+    with Archive(path) as archive:
+        assert archive.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        old = archive.version(1, html=True)
+        assert old is not None and old["html"] == "<p>Grüße</p>"
+        # a new version of the same article is stored with zstd beside it
+        save(archive, article(url="https://example.com/a"),
+             page("https://example.com/a", html="<p>new</p>"))

@@ -58,7 +58,13 @@ _VERSION_COLUMNS = {
     "word_count": "Words in the body.",
     "url": "The URL that was requested.",
     "final_url": "The URL after redirects.",
-    "html_zlib": "The fetched page's HTML, zlib-compressed: shown as a link to it as plain text.",
+    "html_zlib": "The fetched page's HTML as UTF-8, zlib-compressed, for versions stored before "
+                 "schema 7: shown as a link to it as plain text.",
+    "html_raw": "The fetched page's bytes as received (after any Content-Encoding), compressed "
+                "with html_codec: shown as a link to it as plain text.",
+    "html_codec": "How html_raw and http_exchange are compressed: zstd.",
+    "http_exchange": "The request and response heads (method, status, headers as sent and "
+                     "received), JSON compressed with html_codec: for WARC export.",
     "extractor": "What extracted it: the scraper's and trafilatura's versions and a hash of "
                  "the extraction code and the site's definition (`scraper reextract` re-runs "
                  "a version whose extractor is not the current one).",
@@ -140,7 +146,7 @@ _LATEST_COLUMNS = {
     "last_checked": _ARTICLE_COLUMNS["last_checked"],
     "diff_url": "The article's diff page: its versions and the latest change.",
 }
-for _column in ("html_zlib", "extractor", "folded"):
+for _column in ("html_zlib", "html_raw", "html_codec", "http_exchange", "extractor", "folded"):
     del _LATEST_COLUMNS[_column]
 _DAY_AGO = "strftime('%Y-%m-%dT%H:%M:%S', 'now', '-1 day')"
 _READ = "(" + ", ".join(f"'{outcome}'" for outcome in READ_OUTCOMES) + ")"
@@ -243,6 +249,15 @@ DATABASE_METADATA: dict[str, Any] = {
                         "forgotten_at": "When it was forgotten" + UTC,
                         "reason": "The reason given to `scraper forget --reason`, if any."},
             "sort_desc": "forgotten_at",
+        },
+        "feed_validators": {
+            "description": "Each feed's and sitemap's validators from its last fetch, so the "
+                           "next crawl asks with a conditional GET.",
+            "columns": {"url": "The feed or sitemap URL.",
+                        "etag": "Its ETag header, if it sent one.",
+                        "last_modified": "Its Last-Modified header, if it sent one.",
+                        "checked_at": "When it was last fetched" + UTC},
+            "hidden": True,
         },
         "change_stats": {
             "description": "Words added and removed by each version after the first, "

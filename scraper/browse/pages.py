@@ -86,12 +86,12 @@ async def html_page(datasette: Datasette, request: Request) -> Response:
     """The archived HTML of one version, as plain text."""
     db = await _archive_db(datasette, request, "versions")
     version_id = int(request.url_vars["version_id"])
-    row = (await db.execute("SELECT article_id, version, url, html_zlib FROM versions"
-                            " WHERE id = ?", [version_id])).first()
+    row = (await db.execute("SELECT article_id, version, url, html_zlib, html_raw, html_codec,"
+                            " http_exchange FROM versions WHERE id = ?", [version_id])).first()
     if row is None:
         raise NotFound(f"No version {version_id} in {db.name}")
     try:
-        html = page_html(row["html_zlib"], f"version {row['version']} of {row['url']}")
+        html = page_html(dict(row), f"version {row['version']} of {row['url']}")
     except StoreError as err:
         # A damaged blob costs only itself, and is no server fault: 410, the page is lost.
         raise DatasetteError(f"{str(err)[0].upper()}{str(err)[1:]}; the rest of the archive "

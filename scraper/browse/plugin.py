@@ -73,7 +73,7 @@ def _checked_parameter(name: str, request: Request) -> int:
 @hookimpl
 def render_cell(row: Any, value: Any, column: str, table: str | None, database: str,
                 datasette: Datasette) -> Markup | None:
-    if column not in ("html_zlib", "version", "diff_url"):
+    if column not in ("html_zlib", "html_raw", "version", "diff_url"):
         return None  # the common case, decided before looking at the databases
     names = archive_names(datasette)
     if database not in names:
@@ -86,7 +86,7 @@ def render_cell(row: Any, value: Any, column: str, table: str | None, database: 
         return link(datasette.urls.path(value), label)
     if table != "versions":
         return None
-    if column == "html_zlib" and isinstance(value, bytes):
+    if column in ("html_zlib", "html_raw") and isinstance(value, bytes):
         version_id = _field(row, "id")
         if version_id is None:
             return None

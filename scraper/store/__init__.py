@@ -12,18 +12,20 @@ from __future__ import annotations
 from .archive import (
     CRAWL_COUNTS,
     FETCH_COLUMNS,
-    HTML_ZLIB_LEVEL,
     OUTCOMES,
+    PAGE_COLUMNS,
     STATES,
     Archive,
     SaveResult,
     Schedule,
     page_html,
+    stored_page,
     utc_now,
 )
 from .connection import BUSY_TIMEOUT_S, ArchiveFile
 from .schema import MIGRATIONS, SCHEMA_VERSION, check_archive_file
 
-__all__ = ["BUSY_TIMEOUT_S", "CRAWL_COUNTS", "FETCH_COLUMNS", "HTML_ZLIB_LEVEL", "MIGRATIONS",
-           "OUTCOMES", "SCHEMA_VERSION", "STATES", "Archive", "ArchiveFile", "SaveResult",
-           "Schedule", "check_archive_file", "page_html", "utc_now"]
+__all__ = ["BUSY_TIMEOUT_S", "CRAWL_COUNTS", "FETCH_COLUMNS", "MIGRATIONS",
+           "OUTCOMES", "PAGE_COLUMNS", "SCHEMA_VERSION", "STATES", "Archive", "ArchiveFile", "SaveResult",
+           "Schedule", "check_archive_file", "page_html", "stored_page",
+           "utc_now"]

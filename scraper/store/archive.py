@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -26,10 +25,12 @@ from ..browse.views import fill_change_stats
 from ..identity import content_hash, normalize_url, trusted_canonical
 from ..models import Article, CrawlStatus, NotStorable, Outcome, Page, StoreError
 from ..schedule import DEFAULT_SCHEDULE, next_check
+from ..web import decode_html
+from . import codec
 from .connection import ArchiveFile, _insert
 
-# Level 6 costs about 3x the CPU of level 1 (4.3 ms vs 1.5 ms a page) for little size gain.
-HTML_ZLIB_LEVEL = 1
+# the columns that hold a version's page (read by page_html)
+PAGE_COLUMNS = ("html_zlib", "html_raw", "html_codec", "http_exchange")
 OUTCOMES = frozenset(o.value for o in Outcome)
 STATES = frozenset({"active", "gone"})
 FETCH_COLUMNS = ("url", "started_at", "elapsed_ms", "status", "outcome", "error", "attempts",
@@ -78,7 +79,7 @@ class Archive(ArchiveFile):
         canonical = trusted_canonical(page.final_url or page.url, article.canonical_url)
         # Compress before taking the write lock (a big page takes milliseconds), and only
         # when a version is likely to be stored: the latest hash, read without the lock.
-        blob = None if self._latest_hash(key) == digest else self._compress(page.html)
+        blobs = None if self._latest_hash(key) == digest else stored_page(page)
         with self._write() as conn:
             row = conn.execute("SELECT id FROM articles WHERE article_key = ?", [key]).fetchone()
             if row is None:
@@ -102,7 +103,7 @@ class Archive(ArchiveFile):
                     "article_id": article_id, "version": number, "fetched_at": now,
                     **version_fields(article), "content_hash": digest, "extractor": extractor,
                     "url": page.url, "final_url": page.final_url,
-                    "html_zlib": blob if blob is not None else self._compress(page.html),
+                    **(blobs if blobs is not None else stored_page(page)),
                 })
                 if number > 1:  # words added/removed against the previous version
                     fill_change_stats(self.db, article_id)
@@ -128,11 +129,6 @@ class Archive(ArchiveFile):
             " WHERE a.article_key = ? AND NOT v.folded ORDER BY v.version DESC LIMIT 1",
             [key]).fetchone()
         return row[0] if row else None
-
-    @staticmethod
-    def _compress(html: str) -> bytes:
-        # The decoded page as UTF-8, so version() returns str whatever the charset.
-        return zlib.compress(html.encode("utf-8"), HTML_ZLIB_LEVEL)
 
     def record_fetch(self, url: str, *, started_at: str, elapsed_ms: int, status: int | None,
                      outcome: str, error: str | None = None, article_id: int | None = None,
@@ -256,7 +252,7 @@ class Archive(ArchiveFile):
         """
         # the latest that is not folded; a number asked for, folded or not
         where = " AND NOT folded" if number is None else " AND version = ?"
-        columns = "*" if html else "*, NULL AS html_zlib"
+        columns = "*" if html else "*, NULL AS html_zlib, NULL AS html_raw, NULL AS http_exchange"
         row = self._first(f"SELECT {columns} FROM versions WHERE article_id = ?{where}"
                           " ORDER BY version DESC", [article_id, *([] if number is None
                                                                     else [number])])
@@ -264,9 +260,10 @@ class Archive(ArchiveFile):
             return None
         row["authors"] = json.loads(row["authors"])
         row["tags"] = json.loads(row["tags"])
-        blob = row.pop("html_zlib")
         if html:
-            row["html"] = page_html(blob, f"version {row['version']} of {row['url']}")
+            row["html"] = page_html(row, f"version {row['version']} of {row['url']}")
+        for column in PAGE_COLUMNS:
+            row.pop(column, None)
         return row
 
     def mark_interrupted_crawls(self) -> list[int]:
@@ -313,11 +310,32 @@ def version_fields(article: Article) -> dict[str, Any]:
     }
 
 
-def page_html(blob: bytes | None, what: str) -> str:
-    """A stored ``html_zlib`` blob as text; StoreError naming ``what`` if it is damaged."""
-    if not blob:
-        return ""
+def stored_page(page: Page) -> dict[str, Any]:
+    """The ``versions`` columns that keep the fetched page: its bytes and HTTP heads."""
+    raw = page.raw or page.html.encode("utf-8")  # a Page built by hand may carry only html
+    return {"html_raw": codec.compress(raw), "html_codec": codec.ZSTD,
+            "http_exchange": codec.pack_json(page.http) if page.http else None}
+
+
+def page_html(row: dict[str, Any], what: str) -> str:
+    """A version's archived page as text, from its ``html_raw`` (decoded with the charset
+    the fetch used) or, stored before schema 7, its ``html_zlib``; StoreError naming
+    ``what`` if the blob is damaged. ``row`` holds the PAGE_COLUMNS it has."""
     try:
-        return zlib.decompress(blob).decode("utf-8")
-    except (zlib.error, UnicodeDecodeError, TypeError) as err:  # TypeError: text, not a blob
+        if row.get("html_raw") is not None:
+            raw = codec.decompress(row["html_raw"], row.get("html_codec"))
+            http = codec.unpack_json(row.get("http_exchange"), row.get("html_codec"))
+            return decode_html(raw, content_type(http))[0]
+        if row.get("html_zlib"):
+            return codec.decompress(row["html_zlib"], None).decode("utf-8")
+    except (ValueError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
         raise StoreError(f"the stored HTML of {what} is damaged ({err})") from None
+    return ""
+
+
+def content_type(http: dict[str, Any] | None) -> str:
+    """The Content-Type of a stored HTTP exchange's response ("" when not known)."""
+    for name, value in (http or {}).get("response", {}).get("headers", []):
+        if name.lower() == "content-type":
+            return str(value)
+    return ""

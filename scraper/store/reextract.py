@@ -36,7 +36,7 @@ class Stale:
 def stale(archive: Archive, current: Callable[[str], str], *, sites: Sequence[str] = (),
           article_id: int | None = None) -> list[Stale]:
     """Versions with their raw HTML whose extractor is not ``current(site)``, by article."""
-    where, params = ["v.html_zlib IS NOT NULL"], []
+    where, params = ["(v.html_raw IS NOT NULL OR v.html_zlib IS NOT NULL)"], []
     if sites:
         where.append(f"a.site IN ({','.join('?' * len(sites))})")
         params += list(sites)

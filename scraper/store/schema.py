@@ -16,7 +16,7 @@ import sqlite_utils
 from ..browse.views import ensure_views
 from ..models import SchemaTooNew, StoreError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def _migrate_0_to_1(db: sqlite_utils.Database) -> None:
@@ -138,10 +138,27 @@ def _migrate_5_to_6(db: sqlite_utils.Database) -> None:
     ensure_views(db)  # the views and their word counts skip folded versions
 
 
+def _migrate_6_to_7(db: sqlite_utils.Database) -> None:
+    """Pages as fetched: versions.html_raw (the body's bytes as received, after any
+    Content-Encoding), versions.http_exchange (the request and response heads, JSON), both
+    compressed with versions.html_codec ('zstd'); html_zlib stays for the rows before. And
+    feed_validators: each feed's and sitemap's ETag and Last-Modified for conditional GETs."""
+    db.execute("ALTER TABLE versions ADD COLUMN html_raw BLOB")
+    db.execute("ALTER TABLE versions ADD COLUMN html_codec TEXT")
+    db.execute("ALTER TABLE versions ADD COLUMN http_exchange BLOB")
+    db.execute("""
+        CREATE TABLE feed_validators (
+            url TEXT PRIMARY KEY,
+            etag TEXT,
+            last_modified TEXT,
+            checked_at TEXT NOT NULL
+        )""")
+
+
 # MIGRATIONS[n] takes a database from user_version n to n + 1.
 MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3, _migrate_3_to_4, _migrate_4_to_5,
-    _migrate_5_to_6)
+    _migrate_5_to_6, _migrate_6_to_7)
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
