@@ -77,13 +77,22 @@ def test_dcterms_modified_is_the_modification_time_only() -> None:
 
 
 
-def test_the_date_in_the_url_never_outranks_the_pages_own_date() -> None:
-    # an address keeps the day it was made (an event's, a live blog's first day, a section's
-    # archive): the page's stated time is the publication, the URL only the last resort
-    for url in ("https://news.example.org/2017/07/12/ferry-pier-second-opinion/",
-                "https://news.example.org/2019/06/16/ferry-pier-second-opinion/"):
-        assert page("republished.html", url=url).published == "2019-06-17T18:28:00+02:00"
+def test_the_date_in_the_url_never_outranks_an_earlier_or_same_day_page_date() -> None:
+    # an address keeps the day it was made (an event's, a story filed before its dateline,
+    # a zone apart): the page's stated time is the publication, the URL only the last resort
+    for url in ("https://news.example.org/2019/06/16/ferry-pier-second-opinion/",
+                "https://news.example.org/2019/06/18/ferry-pier-second-opinion/",
+                "https://news.example.org/2019/09/01/ferry-pier-second-opinion/",
+                "https://news.example.org/2017-07-12-ferry-pier-second-opinion/"):
+        assert page("republished.html", url=url).published == "2019-06-17T18:28:00+02:00", url
 
+
+def test_a_permalinks_date_outranks_a_later_page_date_as_the_first_publication() -> None:
+    # a CMS writes /2017/7/12/slug once, at first publication; a post re-saved two years
+    # later states 2019: its first publication is the permalink's day
+    for url in ("https://news.example.org/2017/07/12/ferry-pier-second-opinion/",
+                "https://news.example.org/home/2017/7/12/ferry-pier-second-opinion"):
+        assert page("republished.html", url=url).published == "2017-07-12", url
 
 
 def test_a_comment_time_is_not_the_article_time() -> None:

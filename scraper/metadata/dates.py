@@ -15,6 +15,9 @@ Order of trust for the publication time (the first source that gives a valid dat
 8. htmldate (trafilatura's date, asked with ``original_date`` and a format that keeps the time);
 9. the URL's date (``/2016/05/16/``), as a last resort.
 
+One exception: a permalink's date folders (``/2017/7/12/slug``), written once at first
+publication, outrank a stated day more than a day later (a re-saved old post).
+
 A source that gives only the day is completed by a later source that gives a time on that
 same day. The modification time comes from JSON-LD ``dateModified``, microdata and the
 ``article:modified_time`` family only, and is never taken as the publication time (htmldate
@@ -32,6 +35,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
@@ -72,6 +76,11 @@ _ELSEWHERE = re.compile(r"(?:^|\s)(?:comments?|replies|reply|responses?|teasers?
 _UPDATED = re.compile(r"updat|modif|edited|revised|aktualisiert|geändert|\bstand\b|"
                       r"mis à jour|actualiz|aggiornat", re.I)
 _URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-]([01]?\d)[/-]([0-3]?\d)(?:/|[-_]|\.html?|$)")
+# a permalink's date folders (/2017/7/12/slug), which a CMS sets once, at first publication
+_PERMALINK_DATE = re.compile(r"/((?:19|20)\d\d)/([01]?\d)/([0-3]?\d)/[^/]")
+# a stated publication day this many days after the permalink's is a re-dated post (a zone
+# apart is one day)
+_REDATED_AFTER = timedelta(days=1)
 _HAS_TIME = re.compile(r"\d{1,2}[:h]\d\d|\d\s*[ap]\.?m\b", re.I)
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 _MONTHS = re.compile(
@@ -100,7 +109,6 @@ _MONTH_NAMES = {
 _ENGLISH = {name: en for en, names in _MONTH_NAMES.items() for name in names.split()}
 _FOREIGN_MONTH = re.compile(r"(?<!\w)(?:" + "|".join(sorted(_ENGLISH, key=len, reverse=True))
                             + r")(?!\w)", re.I)
-# A structured date this many days away from the URL's date is a republication's
 # "Saturday, 27 September 2014, 12:06:00 Central European Summer Time" is about 70
 _MAX_DATE_CHARS = 100
 # A naive time or a bare day may be local to a zone up to 14 hours ahead of UTC.
@@ -305,7 +313,29 @@ class PageDates:
         in_url = not_after(url_date(url), now)  # the last resort: a section's or an event's
         if published and not _has_time(published):
             published = _with_time(published, self.published_candidates(), now, found)
-        return {"published": published or found or in_url, "modified": modified}
+        published = _first_publication(published or found, url)
+        return {"published": published or in_url, "modified": modified}
+
+
+def _first_publication(stated: str | None, url: str | None) -> str | None:
+    """``stated``, or the permalink's day when the page states a later one.
+
+    A CMS writes the date folders of a permalink (``/2017/7/12/slug``) when a post is first
+    published and never again, while re-saving or re-promoting an old post can move its
+    stated date forward: a stated day more than a day after the permalink's is that, and
+    the permalink's day is the first publication. A stated day before it (an event's page
+    dated by the event, a story filed before its dateline) is kept.
+    """
+    match = _PERMALINK_DATE.search(urlsplit(url or "").path)
+    if not stated or not match:
+        return stated
+    try:
+        first = date(*map(int, match.groups()))
+    except ValueError:
+        return stated
+    if _day(stated) - first > _REDATED_AFTER:
+        return first.isoformat()  # before ``stated``, which is not after the fetch
+    return stated
 
 
 def _stated_or_shown(node: Any) -> str | None:
