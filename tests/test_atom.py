@@ -264,3 +264,12 @@ def test_links_name_the_database_when_several_archives_are_served(
         link = urlsplit(entry.link)
         assert link.query.endswith("&db=other")
         assert get(ds, f"{link.path}?{link.query}").status_code == 200
+
+
+def test_links_keep_datasettes_base_url(feeds: Feeds) -> None:
+    build_datasette(feeds.path)  # registers the plugin
+    ds = Datasette([str(feeds.path)], settings={"base_url": "/news/"})
+    feed = read(ds)  # the in-process client adds base_url to the path itself
+    assert feed.feed.id == "http://localhost/news/archive/recent_changes.atom"
+    assert all(e.link.startswith("http://localhost/news/-/diff/") for e in feed.entries)
+    assert 'href="/news/archive/recent_changes.atom"' in get(ds, "/archive/changes").text
