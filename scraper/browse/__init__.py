@@ -6,6 +6,7 @@
 - ``queries``: the canned queries, and the check of their parameters.
 - ``archives``: which of the served databases are archives.
 - ``pages``: the diff page and the archived-HTML page.
+- ``atom``: the Atom feeds of changes (``/<archive>/recent_changes.atom``).
 - ``plugin``: the Datasette hooks; the ``datasette`` entry point in pyproject.toml names it.
 - ``serve``: the ``scraper serve`` command.
 

@@ -23,6 +23,7 @@ from ..models import StoreError
 from ..store import page_html
 from ..web import is_web_url
 from .archives import archive_names
+from .atom import feed_path
 from .views import DIFF_PATH
 
 if TYPE_CHECKING:  # Datasette imports the plugin while datasette.app is half-imported
@@ -72,6 +73,8 @@ async def diff_page(datasette: Datasette, request: Request) -> Response:
                                               **({} if full else {"full": "1"}), **db_arg}),
         "article_href": datasette.urls.row(db.name, "articles", str(article_id)),
         "versions_href": datasette.urls.table(db.name, "versions") + f"?article_id={article_id}",
+        "scraper_feeds": [{"title": "Changes to this article (Atom)",
+                           "href": feed_path(datasette, db.name, article_id=article_id)}],
     }
     if old is not None:
         # A word diff of two long texts takes a fraction of a second: off the event loop.

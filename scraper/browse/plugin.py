@@ -7,6 +7,8 @@ served database that holds the archive's tables (``archives``), and adds:
   search over versions and the latest versions, and canned queries (``metadata``), whose
   parameters it checks (``:_scraper_days`` is ``?days=``, checked);
 - the diff page and the archived-HTML page (``pages``);
+- Atom feeds of changes, ``/<archive>/recent_changes.atom`` (``atom``), linked from the
+  changes view, the recent_changes query and the diff page;
 - cells: ``html_zlib`` (large, compressed) becomes a link to ``/-/html/``, and version
   numbers and ``diff_url`` become links to the diff page.
 """
@@ -14,15 +16,18 @@ served database that holds the archive's tables (``archives``), and adds:
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from datasette import hookimpl
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader
+from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, TemplateNotFound
 from markupsafe import Markup
 
 from .archives import archive_names
+from .atom import FEED_ROUTE, atom_feed, page_feeds
 from .metadata import DATABASE_METADATA, INSTANCE_METADATA, query_parameter
 from .pages import diff_page, html_page, link, page_url
 from .views import DIFF_PATH
@@ -32,6 +37,11 @@ if TYPE_CHECKING:  # Datasette imports this module while datasette.app is half-i
     from datasette.utils.asgi import Request
 
 TEMPLATES = Path(__file__).parent / "templates"
+# Datasette's own names for the templates of one table's or one canned query's page, whatever
+# the database is called: the changes view and the recent_changes query get ours, which add
+# <link rel="alternate"> to the feeds and are otherwise Datasette's (they extend its template).
+FEED_PAGES = {re.compile(r"table-.+-changes\.html"): "scraper_changes_table.html",
+              re.compile(r"query-.+-recent_changes\.html"): "scraper_changes_query.html"}
 
 
 @hookimpl
@@ -50,13 +60,39 @@ def prepare_jinja2_environment(env: Environment, datasette: Datasette) -> None:
     # Datasette finds a plugin's templates only beside a plugin that is a package; this one
     # is the module scraper.browse.plugin. Appended last, so a --template-dir can still
     # override scraper_diff.html.
-    env.loader = ChoiceLoader([env.loader, FileSystemLoader(str(TEMPLATES))])  # type: ignore[list-item]
+    env.loader = ChoiceLoader([env.loader, FileSystemLoader(str(TEMPLATES)),  # type: ignore[list-item]
+                              _FeedPagesLoader()])
+
+
+class _FeedPagesLoader(BaseLoader):
+    """Answers Datasette's per-page template names of FEED_PAGES with our templates."""
+
+    def get_source(self, environment: Environment,
+                   template: str) -> tuple[str, str | None, Callable[[], bool] | None]:
+        for pattern, ours in FEED_PAGES.items():
+            if pattern.fullmatch(template):
+                path = TEMPLATES / ours
+                return path.read_text(encoding="utf-8"), str(path), lambda: True
+        raise TemplateNotFound(template)
+
+
+@hookimpl
+def extra_template_vars(template: str, database: str | None, view_name: str,
+                        request: Request | None, datasette: Datasette) -> dict[str, Any]:
+    # Only the pages of FEED_PAGES, and only an archive's: another database's table named
+    # `changes` renders as it always did.
+    if (request is None or database is None
+            or not any(p.fullmatch(template or "") for p in FEED_PAGES)
+            or database not in archive_names(datasette)):
+        return {}
+    return {"scraper_feeds": page_feeds(datasette, database, request)}
 
 
 @hookimpl
 def register_routes(datasette: Datasette) -> list[tuple[str, Any]]:
     return [(r"^/-/diff/(?P<article_id>\d+)$", diff_page),
-            (r"^/-/html/(?P<version_id>\d+)$", html_page)]
+            (r"^/-/html/(?P<version_id>\d+)$", html_page),
+            (FEED_ROUTE, atom_feed)]
 
 
 @hookimpl
