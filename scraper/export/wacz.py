@@ -56,6 +56,28 @@ def write_pages(out: BinaryIO, conn: sqlite3.Connection, selection: rows.Selecti
         out.write(json.dumps(page_entry(last), ensure_ascii=False).encode() + b"\n")
 
 
+class _SortedLines:
+    """Index lines arriving in key order: those of one key (one URL fetched twice in a
+    second) are held and written sorted, so the whole file sorts as text does."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.key = ""
+        self.held: list[str] = []
+
+    def add(self, line: str) -> None:
+        key = line.split(" {", 1)[0]
+        if key != self.key:
+            self.flush()
+            self.key = key
+        self.held.append(line)
+
+    def flush(self) -> None:
+        for line in sorted(self.held):
+            self.out.write(line.encode("utf-8"))
+        self.held = []
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -73,8 +95,10 @@ def write_wacz(out: BinaryIO, conn: sqlite3.Connection, selection: rows.Selectio
                  "pages/pages.jsonl": Path(tmp, "pages.jsonl")}
         with open(parts["archive/" + WARC_NAME], "wb") as warc, \
                 open(parts["indexes/index.cdx"], "wb") as index:
+            lines = _SortedLines(index)
             n = write_warc(warc, rows.captures(conn, selection), software, progress,
-                           on_capture=lambda c: index.write(cdxj_line(c).encode("utf-8")))
+                           on_capture=lambda c: lines.add(cdxj_line(c)))
+            lines.flush()
         with open(parts["pages/pages.jsonl"], "wb") as pages:
             write_pages(pages, conn, selection)
         package = {
