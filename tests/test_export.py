@@ -159,3 +159,46 @@ def test_a_damaged_page_fails_midway_and_leaves_no_file(
     one_error_line(export(db, "--format", fmt, "-o", str(out_dir / f"a.{fmt}")), 1,
                    "damaged", "version 1")
     assert list(out_dir.iterdir()) == []  # neither the export nor its temporary file
+
+
+def test_diff_urls_open_each_version_on_the_datasette_diff_page(
+        archive_db: Path, tmp_path: Path) -> None:
+    import asyncio
+
+    from scraper.browse.serve import build_datasette, prepare_archive
+
+    db = tmp_path / "archive.db"
+    shutil.copy(archive_db, db)
+    prepare_archive(db)
+    ds = build_datasette(db)
+    code, out, _ = export(db)
+    assert code == 0
+    for record in map(json.loads, out.splitlines()):
+        page = asyncio.run(ds.client.get(record["diff_url"]))
+        assert page.status_code == 200, record["diff_url"]
+        number = record["version"]  # the page compares it with the one before, if any
+        shown = f"ersion {number} ({record['fetched_at'][:10]}"
+        assert shown in page.text, (record["diff_url"], shown)
+
+
+def test_progress_bar_only_on_a_terminal(
+        archive_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scraper.cli import exporting
+
+    monkeypatch.setattr(exporting, "_stderr_is_terminal", lambda: True)
+    code, _, err = export(archive_db, "-o", str(tmp_path / "a.jsonl"))
+    assert code == 0 and "exporting" in err
+    assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 4
+
+
+def test_wacz_to_a_pipe(archive_db: Path) -> None:
+    import subprocess
+    import sys
+    import zipfile
+
+    result = subprocess.run([sys.executable, "-m", "scraper", "export", "--db", str(archive_db),
+                             "--format", "wacz"], capture_output=True, check=False)
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(io.BytesIO(result.stdout)) as zf:
+        assert zf.testzip() is None
+        assert "archive/data.warc.gz" in zf.namelist()

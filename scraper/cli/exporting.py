@@ -61,9 +61,14 @@ def export_command(fmt: str | None, site_name: str | None, since: datetime | Non
     if site_name is not None:
         _check_site(archive, site_name, config_path)
     selection = Selection(site=site_name, since=_day(since), until=_day(until), latest=latest)
-    total = count(archive.db.conn, selection) if sys.stderr.isatty() else 0
+    total = count(archive.db.conn, selection) if _stderr_is_terminal() else 0
     with _destination(output) as out, _progress(total) as progress:
         export(archive.db.conn, selection, fmt, out, progress)
+
+
+def _stderr_is_terminal() -> bool:
+    """A person watching (a progress bar helps), not cron's mail (it would fill it)."""
+    return sys.stderr.isatty()
 
 
 def _format_of(output: str) -> str:
