@@ -3,12 +3,16 @@ built through the real pipeline comes back with the archive's fields."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
 import os
-import sqlite3
 import shutil
+import sqlite3
+import subprocess
+import sys
+import zipfile
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -18,6 +22,8 @@ import pytest
 from export_archive import archived_versions, build, cli_run
 from server import TestServer
 
+from scraper.browse.serve import build_datasette, prepare_archive
+from scraper.cli import exporting
 from scraper.export import FIELDS
 
 FIELD_OF = {"url": "article_url", "fetched_url": "url"}  # export name -> archive column
@@ -93,6 +99,13 @@ def test_site_dates_and_latest_select_versions(archive_db: Path) -> None:
     assert keys("--site", "bbc") == []
 
 
+@pytest.mark.parametrize("name, fmt", [("a.jsonl", "jsonl"), ("a.CSV", "csv"),
+                                       ("a.warc.gz", "warc"), ("a.wacz", "wacz"),
+                                       ("a.jsonl.gz", "jsonl"), ("a", "jsonl")])
+def test_format_from_the_output_name(name: str, fmt: str) -> None:
+    assert exporting._format_of(name) == fmt
+
+
 def test_output_file_is_written_whole_with_the_format_from_its_suffix(
         archive_db: Path, tmp_path: Path) -> None:
     target = tmp_path / "versions.csv"
@@ -163,10 +176,6 @@ def test_a_damaged_page_fails_midway_and_leaves_no_file(
 
 def test_diff_urls_open_each_version_on_the_datasette_diff_page(
         archive_db: Path, tmp_path: Path) -> None:
-    import asyncio
-
-    from scraper.browse.serve import build_datasette, prepare_archive
-
     db = tmp_path / "archive.db"
     shutil.copy(archive_db, db)
     prepare_archive(db)
@@ -183,8 +192,6 @@ def test_diff_urls_open_each_version_on_the_datasette_diff_page(
 
 def test_progress_bar_only_on_a_terminal(
         archive_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from scraper.cli import exporting
-
     monkeypatch.setattr(exporting, "_stderr_is_terminal", lambda: True)
     code, _, err = export(archive_db, "-o", str(tmp_path / "a.jsonl"))
     assert code == 0 and "exporting" in err
@@ -192,10 +199,6 @@ def test_progress_bar_only_on_a_terminal(
 
 
 def test_wacz_to_a_pipe(archive_db: Path) -> None:
-    import subprocess
-    import sys
-    import zipfile
-
     result = subprocess.run([sys.executable, "-m", "scraper", "export", "--db", str(archive_db),
                              "--format", "wacz"], capture_output=True, check=False)
     assert result.returncode == 0, result.stderr

@@ -10,7 +10,6 @@ import io
 import json
 import zipfile
 from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -32,7 +31,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     with TestServer() as server:
         build(server, db)
     for fmt in ("warc", "wacz"):
-        code, out, err = cli_run("export", "--db", str(db), "--format", fmt,
+        code, _, err = cli_run("export", "--db", str(db), "--format", fmt,
                                  "-o", str(folder / f"archive.{fmt}"))
         assert (code, err) == (0, ""), err
     yield {"db": db, "versions": archived_versions(db), "warc": folder / "archive.warc",
@@ -120,8 +119,8 @@ def test_warc_holds_each_version_as_response_request_and_metadata(
         assert request["payload"] == b""
         sent_request = version["exchange"]["request"]
         assert request["headers"]["WARC-Target-URI"] == sent_request["url"]
-        assert request["http"].get_header("Host") == dict(
-            (k.lower(), v) for k, v in sent_request["headers"])["host"]
+        assert request["http"].get_header("Host") == {
+            k.lower(): v for k, v in sent_request["headers"]}["host"]
     assert len(ids) == len(warc)  # record ids are unique
 
 
@@ -129,9 +128,9 @@ def test_wire_encoding_headers_are_kept_renamed(exported: dict[str, Any]) -> Non
     """The gzip, chunked response: its body is stored decoded, so the record says so."""
     with open(exported["warc"], "rb") as f:
         warc = records(f)
-    gz = [v for v in exported["versions"] if v["final_url"].endswith("/gzip/story-2")][0]
-    record = [r for r in by_type(warc, "response")
-              if r["headers"]["WARC-Target-URI"] == gz["final_url"]][0]
+    gz = next(v for v in exported["versions"] if v["final_url"].endswith("/gzip/story-2"))
+    record = next(r for r in by_type(warc, "response")
+                  if r["headers"]["WARC-Target-URI"] == gz["final_url"])
     http = record["http"]
     assert http.get_header("Content-Encoding") is None
     assert http.get_header("Transfer-Encoding") is None

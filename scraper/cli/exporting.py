@@ -18,7 +18,7 @@ from .options import config_option, db_option, load_sites, open_archive
 
 FORMATS = ("jsonl", "csv", "warc", "wacz")
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".warc": "warc",
-            ".gz": "warc", ".wacz": "wacz"}
+            ".warc.gz": "warc", ".wacz": "wacz"}
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
@@ -73,7 +73,8 @@ def _stderr_is_terminal() -> bool:
 
 def _format_of(output: str) -> str:
     """The format an output file's name asks for (jsonl when it says nothing)."""
-    return SUFFIXES.get(Path(output).suffix.lower(), "jsonl") if output != "-" else "jsonl"
+    name = Path(output).name.lower()
+    return next((fmt for suffix, fmt in SUFFIXES.items() if name.endswith(suffix)), "jsonl")
 
 
 def _day(value: datetime | None) -> date | None:
