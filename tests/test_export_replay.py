@@ -62,10 +62,15 @@ const timer = setInterval(() => {
 </script></body></html>"""
 
 
-def replay_server(wacz: Path, url: str, results: queue.Queue[Any]) -> ThreadingHTTPServer:
-    """Serves the embedding page, ReplayWeb.page's scripts and the WACZ (with ranges)."""
+def replay_server(wacz: Path, url: str, results: queue.Queue[Any],
+                  seen: list[str]) -> ThreadingHTTPServer:
+    """Serves the embedding page, ReplayWeb.page's scripts and the WACZ (with ranges);
+    appends each request's line to ``seen`` (for a failure's message)."""
+    # /replay/ is the app's own page: its service worker serves it once in control, and
+    # a frame that loads before then gets it from here instead of a 404
     files = {"/ui.js": PACKAGE / "ui.js", "/replay/ui.js": PACKAGE / "ui.js",
-             "/replay/sw.js": PACKAGE / "sw.js", "/archive.wacz": wacz}
+             "/replay/sw.js": PACKAGE / "sw.js", "/replay/": PACKAGE / "index.html",
+             "/replay/index.html": PACKAGE / "index.html", "/archive.wacz": wacz}
 
     class Handler(BaseHTTPRequestHandler):
         def _body(self) -> tuple[int, bytes, str] | None:
@@ -74,7 +79,8 @@ def replay_server(wacz: Path, url: str, results: queue.Queue[Any]) -> ThreadingH
                 return 200, EMBED.replace("$URL", url).encode(), "text/html; charset=utf-8"
             if path not in files:
                 return None
-            kind = "application/wacz" if path.endswith(".wacz") else "application/javascript"
+            kind = {".wacz": "application/wacz", ".js": "application/javascript"}.get(
+                Path(path).suffix, "text/html; charset=utf-8")
             return 200, files[path].read_bytes(), kind
 
         def do_HEAD(self) -> None:
@@ -84,6 +90,7 @@ def replay_server(wacz: Path, url: str, results: queue.Queue[Any]) -> ThreadingH
             self._answer(head=False)
 
         def _answer(self, head: bool) -> None:
+            seen.append(f"{self.command} {self.path} {self.headers.get('Range', '')}")
             found = self._body()
             if found is None:
                 self.send_response(404)
@@ -129,7 +136,7 @@ def chromium_path() -> str:
     found = shutil.which("chromium") or (CHROMIUM if Path(CHROMIUM).exists() else None)
     if found is None:
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does)")
-    if not (PACKAGE / "ui.js").exists() or not (PACKAGE / "sw.js").exists():
+    if not all((PACKAGE / name).exists() for name in ("ui.js", "sw.js", "index.html")):
         pytest.skip(f"ReplayWeb.page is not in {PACKAGE} (.ci/run unpacks its npm package)")
     return found
 
@@ -150,17 +157,24 @@ def test_replaywebpage_shows_the_archived_headline(
     path, versions = wacz
     latest = [v for v in versions if v["article_id"] == 1][-1]  # the edited article
     results: queue.Queue[Any] = queue.Queue()
-    server = replay_server(path, latest["final_url"], results)
+    seen: list[str] = []
+    server = replay_server(path, latest["final_url"], results, seen)
+    log = tmp_path / "chromium.log"
     page = f"http://127.0.0.1:{server.server_address[1]}/"
-    browser = subprocess.Popen(
-        [chromium_path, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", page],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    with open(log, "wb") as errors:  # the browser keeps its own descriptor
+        browser = subprocess.Popen(
+            [chromium_path, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--disable-dev-shm-usage", "--enable-logging=stderr", "--v=0",
+             f"--user-data-dir={tmp_path / 'profile'}", page],
+            stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True)
     try:
         found = results.get(timeout=FAILSAFE)
     except queue.Empty:
-        pytest.fail(f"ReplayWeb.page showed no replayed <h1> within {FAILSAFE:g} s")
+        console = [line for line in log.read_text(errors="replace").splitlines()
+                   if "CONSOLE" in line or "ERROR" in line and "dbus" not in line]
+        pytest.fail(f"ReplayWeb.page showed no replayed <h1> within {FAILSAFE:g} s; "
+                    f"requests: {seen}; browser: {console[-15:]}")
     finally:
         os.killpg(browser.pid, signal.SIGKILL)  # the browser and its helper processes
         browser.wait()
