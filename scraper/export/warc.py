@@ -51,7 +51,7 @@ class Page:
     mime: str  # the content type for a resource record (with charset when known)
 
 
-def stored_page(row: dict[str, Any]) -> Page | None:
+def archived_page(row: dict[str, Any]) -> Page | None:
     """The page of a version row (None when it has none); StoreError if a blob is damaged."""
     try:
         if row.get("html_raw") is not None:
@@ -141,7 +141,7 @@ class ArchiveWARC:
     def add(self, row: dict[str, Any]) -> Capture | None:
         """Write a version's records; returns where its page record is (None: no page)."""
         uri = target_uri(row)
-        page = stored_page(row)
+        page = archived_page(row)
         capture = None
         page_id = None
         if page is not None:
