@@ -14,7 +14,6 @@ from typing import Any, Awaitable, Callable
 
 import httpx
 
-from .extract import extract, extractor_id
 from .fetch import FetchPolicy, Sleep, fetch, policy_for
 from .identity import article_key, check_http_url
 from .models import Article, ExtractError, Outcome, Page, ScraperError
@@ -68,6 +67,8 @@ Extractor = Callable[[str, str, Site], Awaitable[Article]]
 
 async def extract_inline(html: str, url: str, site: Site) -> Article:
     """Extract in this process (one-off archiving); the crawl uses a process pool instead."""
+    from .extract import extract  # imported when a page needs it: never on a run of 304s
+
     return extract(html, url=url, site=site)
 
 
@@ -141,6 +142,8 @@ async def archive_url(
             return _forgotten(url, when)  # it redirected or canonicalised to a forgotten one
         if force:
             unforget(archive, [url, page.final_url, key])  # archived again on purpose
+        from .extract import extractor_id  # loaded already: an extractor ran
+
         saved = archive.save(article, page, site_name=site.name, key=key, fetched_at=started,
                              raw_hash=raw_hash, schedule=schedule, fetch=fetch_row(),
                              extractor=extractor_id(site))
