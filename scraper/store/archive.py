@@ -60,13 +60,16 @@ class Archive(ArchiveFile):
     def save(self, article: Article, page: Page, *, site_name: str, key: str,
              fetched_at: str | None = None, raw_hash: str | None = None,
              schedule: Schedule = DEFAULT_SCHEDULE,
-             fetch: dict[str, Any] | None = None, extractor: str | None = None) -> SaveResult:
+             fetch: dict[str, Any] | None = None, extractor: str | None = None,
+             stored: dict[str, Any] | None = None) -> SaveResult:
         """Record a check of the article; store a version if its content hash changed.
 
         ``raw_hash`` (sha256 of the fetched bytes) lets the next check skip extraction when
         the bytes are the same; ``schedule`` sets the article's next check. ``fetch`` (the
         columns of a ``fetches`` row but outcome, article and version) is logged in the same
         transaction, so a crash never keeps a version without its fetch or the reverse.
+        ``stored``: the page's ``stored_page`` columns, when the caller compressed them
+        already (and let go of the page's bytes).
         """
         if not article.text.strip():
             # An error page or teaser extracts to nothing: it must never become a version.
@@ -79,7 +82,8 @@ class Archive(ArchiveFile):
         canonical = trusted_canonical(page.final_url or page.url, article.canonical_url)
         # Compress before taking the write lock (a big page takes milliseconds), and only
         # when a version is likely to be stored: the latest hash, read without the lock.
-        blobs = None if self._latest_hash(key) == digest else stored_page(page)
+        blobs = stored if stored is not None else (
+            None if self._latest_hash(key) == digest else stored_page(page))
         with self._write() as conn:
             # fewer statements per page: each costs ~30 µs, and a crawl makes them per URL
             row = conn.execute("SELECT id, COALESCE(last_changed, first_seen) FROM articles"
