@@ -102,7 +102,8 @@ def child_crawl(opts: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
 
     def on_total(count: int) -> None:
-        planned.update(jobs=count, seconds=time.perf_counter() - start)
+        planned.update(jobs=count, seconds=time.perf_counter() - start,
+                       cpu=time.process_time())  # this process only: no worker yet
 
     with crawl_lock(db), Archive(db) as archive:
         crawl_id = archive.start_crawl([BenchNews.name])
@@ -115,6 +116,7 @@ def child_crawl(opts: dict[str, Any]) -> dict[str, Any]:
     me, kids = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
                                                       resource.RUSAGE_CHILDREN))
     return {"seconds": seconds, "plan_seconds": planned.get("seconds"),
+            "plan_cpu": planned.get("cpu"),
             "cpu_self": me.ru_utime + me.ru_stime, "cpu_children": kids.ru_utime + kids.ru_stime,
             "jobs": planned.get("jobs"), "status": report.status, "counts": dict(report.counts),
             "maxrss_self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
@@ -337,6 +339,9 @@ def step(server: Server, name: str, pages: int, cmd: list[str], timeout: float,
     if "cpu_self" in run.result:  # our crawl: where its CPU went
         split = (f"CPU/page: {1000 * run.result['cpu_self'] / pages:.1f} ms crawl process + "
                  f"{1000 * run.result['cpu_children'] / pages:.1f} ms extraction workers")
+        if run.result.get("plan_cpu") is not None:  # start-up and discovery left out
+            split += (f" ({1000 * (run.result['cpu_self'] - run.result['plan_cpu']) / pages:.2f}"
+                      f" ms after discovery)")
         note = f"{note}; {split}" if note else split
     tool_cpu = now.ru_utime + now.ru_stime - used.ru_utime - used.ru_stime
     return Row(name, pages, seconds, served(before, after), server.cpu_seconds() - cpu, run,
