@@ -15,7 +15,6 @@ This module knows nothing of HTTP or HTML parsing; it stores the values ``fetch`
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
