@@ -1,7 +1,8 @@
 """An open archive file: connecting, WAL mode, migrations, short write transactions.
 
 Several processes (the crawl, a hand-run ``archive``) write at once: WAL mode, a busy
-timeout, and short ``BEGIN IMMEDIATE`` transactions.
+timeout, and short ``BEGIN IMMEDIATE`` transactions (a batch of many writes holds one about
+a second at most, see ``batch``).
 """
 
 from __future__ import annotations
@@ -160,11 +161,6 @@ class ArchiveFile:
                 batch.close()
             except sqlite3.OperationalError as e:
                 raise self._store_error(e) from e
-
-    def flush(self) -> None:
-        """Commit the open batch now, if there is one."""
-        if self._batch is not None:
-            self._batch.commit()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
