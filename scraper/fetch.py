@@ -210,7 +210,8 @@ async def _follow(
     current, redirects = url, list[str]()
     while True:
         if robots is not None and not await robots.allowed(client, current, policy.user_agent):
-            raise Blocked(f"robots.txt disallows {current}", url=current)
+            why = robots.unavailable(current) or f"robots.txt disallows {current}"
+            raise Blocked(why, url=current)
         try:
             async with client.stream("GET", current, headers=headers,
                                      timeout=timeouts(policy)) as response:
