@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Robots"]
 
+REFUSED_WAIT = 0.5
+
 Turn = Callable[[str], AbstractAsyncContextManager[Any]]
 
 
@@ -118,7 +120,9 @@ class Robots:
         why = ""
         for attempt in range(1, self.attempts + 1):
             if attempt > 1:
-                wait = self.backoff * 2 ** (attempt - 2)
+                # a refused connection (a server restarting) is tried again soon, as in fetch
+                wait = (REFUSED_WAIT if why == "connection refused"
+                        else self.backoff * 2 ** (attempt - 2))
                 log.info("retrying %s in %.1f s (attempt %d of %d): %s", robots_url, wait,
                          attempt, self.attempts, why)
                 await (self.sleep or asyncio.sleep)(wait)
@@ -127,7 +131,7 @@ class Robots:
                     return await self._attempt(client, robots_url, user_agent)
             except _Retryable as exc:
                 why = str(exc)
-                if "refused" in why and attempt >= 2:
+                if why == "connection refused" and attempt >= 2:
                     break  # nothing listens: a third try would not change that
         log.warning("robots.txt %s unreachable (%s): nothing fetched from %s this run",
                     robots_url, why, home)
