@@ -8,7 +8,8 @@
     >>> await gates.serve(run, triage=..., prepare=..., expire=...)  # the pages' frontiers
 
 Each host has one ``HostGate``: at most ``concurrency`` requests in flight and at least
-``delay`` seconds (or robots.txt's Crawl-delay, capped) between two request starts, for
+``delay`` seconds (or robots.txt's Crawl-delay, capped) between two request starts (at
+concurrency 1: from the end of one request to the start of the next), for
 robots.txt, feeds, sitemaps and pages alike: a run's discovery and its pages share the
 gates. A robots.txt is read before any other request to its origin; one that cannot be
 read keeps the origin closed for the run (``scraper.robots``).
@@ -64,7 +65,7 @@ class HostGate:
     concurrency: int = 1
     in_flight: int = 0
     next_start: float = 0.0  # time.monotonic() before which no request may start
-    last_start: float | None = None
+    last_start: float | None = None  # of the last request (its end, at concurrency 1)
     waiters: deque[asyncio.Future[None]] = field(default_factory=deque)
     frontier: deque[Any] = field(default_factory=deque)  # pages waiting (serve)
     preparing: bool = False  # a robots.txt for the frontier's next job is being read
@@ -174,6 +175,11 @@ class Gates:
     def leave(self, gate: HostGate) -> None:
         """A request of the host ended: its slot is free for the next one."""
         gate.in_flight -= 1
+        if gate.concurrency == 1 and gate.delay:
+            # one at a time: the next waits the delay from this one's end, so the host never
+            # sees two requests closer than the delay, whatever a connect or a send cost
+            gate.last_start = self.clock()
+            gate.next_start = max(gate.next_start, gate.last_start + gate.delay)
         self._wake(gate)
 
     def close(self) -> None:
