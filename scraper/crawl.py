@@ -212,7 +212,9 @@ async def run_crawl(
 
     async with make_client(policy_for(None, config.defaults), transport=transport) as client:
         # one gate per host for the whole run: discovery's requests and the pages'
-        gates = Gates(client, robots, sleep=sleep, default_delay=config.defaults.delay)
+        # (a pool per host unless a test hands in its transport)
+        gates = Gates(client, robots, sleep=sleep, default_delay=config.defaults.delay,
+                      per_host=transport is None)
         try:
             jobs, read = await _plan(client, archive, config, sites, policies, robots,
                                      report, sleep, deadline, gates)
@@ -222,7 +224,7 @@ async def run_crawl(
                                 extractor=extractor, sleep=sleep, deadline=deadline,
                                 on_result=ended, gates=gates)
         finally:
-            gates.close()
+            await gates.aclose()
     new = {job.url for job in jobs if job.known is None}
     save_feed_validators(archive, {
         url: validators for feeds in read for url, validators in feeds.got.items()
@@ -302,7 +304,7 @@ async def work_politely(
             left = max(1.0, deadline - time.monotonic())
             policy = replace(policy, total_timeout=min(policy.total_timeout or left, left))
         outcome = await archive_url(
-            client, archive, job.url, policy,
+            gates.client_for(gate), archive, job.url, policy,
             robots=robots, site=job.site, known=job.known, extractor=extractor,
             schedule=settings.schedule, sleep=sleep, mirror=mirror, force=force)
         gate.count(outcome.status, outcome.url)
@@ -315,7 +317,7 @@ async def work_politely(
                           deadline=deadline)
     finally:
         if own:
-            gates.close()
+            await gates.aclose()
 
 
 def already_had(archive: Archive, site: Site, links: list[Link],

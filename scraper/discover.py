@@ -180,8 +180,8 @@ async def discover(client: httpx.AsyncClient, site: Site, policy: FetchPolicy = 
                 if why := await gates.ready(gate, url, policy.user_agent):
                     raise Blocked(why, url=url)
             async with gates.turn(gate):
-                page = await _fetch_document(client, url, policy, robots=robots, sleep=sleep,
-                                             validators=old)
+                page = await _fetch_document(gates.client_for(gate), url, policy,
+                                             robots=robots, sleep=sleep, validators=old)
         if page.not_modified and conditional is not None:
             conditional.unchanged.add(url)
             return None

@@ -60,7 +60,7 @@ def test_turns_of_one_host_are_spaced_by_its_delay_and_hosts_do_not_wait_for_eac
                 log.append((gate.host, clock.now))
 
         await asyncio.gather(*(request(g) for g in [slow] * 3 + [fast] * 5))
-        gates.close()
+        await gates.aclose()
 
     asyncio.run(go())
     by = starts_by_host(log)
@@ -82,7 +82,7 @@ def test_one_timer_serves_every_waiting_host() -> None:
                 log.append((gate.host, clock.now))
 
         await asyncio.gather(*(request(g) for g in hosts * 3))
-        gates.close()
+        await gates.aclose()
 
     asyncio.run(go())
     assert len(log) == 600
@@ -162,7 +162,7 @@ def test_a_longer_delay_counts_from_the_last_start() -> None:
         gate.stretch(30)
         async with gates.turn(gate):
             starts.append(clock.now)
-        gates.close()
+        await gates.aclose()
         return starts
 
     assert asyncio.run(go()) == [100, 130]
@@ -187,7 +187,7 @@ def test_serve_works_each_frontier_at_its_pace_and_holds_a_task_per_request_only
             log.append((gate.host, clock.now))
 
         await gates.serve(run, triage=lambda g, j: "go", prepare=_never, expire=_never_sync)
-        gates.close()
+        await gates.aclose()
 
     asyncio.run(go())
     by = starts_by_host(log)
@@ -211,7 +211,7 @@ def test_serve_expires_a_frontier_whose_next_turn_comes_after_the_deadline() -> 
 
         await gates.serve(run, triage=lambda g, j: "go", prepare=_never,
                           expire=lambda g: expired.extend(g.frontier), deadline=clock.now + 15)
-        gates.close()
+        await gates.aclose()
 
     asyncio.run(go())
     assert ran == [1, 2] and expired == [3]
@@ -242,7 +242,7 @@ def test_serve_prepares_a_host_before_its_first_job_and_drops_what_triage_drops(
             events.append(f"{job}@{clock.now:g}")
 
         await gates.serve(run, triage=triage, prepare=prepare, expire=_never_sync)
-        gates.close()
+        await gates.aclose()
 
     asyncio.run(go())
     assert events == ["robots@100", "ok-1@101", "ok-3@102"]
@@ -265,7 +265,7 @@ def test_an_error_in_a_job_ends_serve_and_cancels_the_others() -> None:
             await gates.serve(run, triage=lambda g, j: "go", prepare=_never,
                               expire=_never_sync)
         finally:
-            gates.close()
+            await gates.aclose()
 
     with pytest.raises(RuntimeError, match="a bug"):
         asyncio.run(go())
