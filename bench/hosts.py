@@ -172,7 +172,8 @@ def crawl(db: Path, hosts: int, per_host: int, port: int, delay: float, first: b
         if profile:
             import cProfile
 
-            profiler = cProfile.Profile(time.process_time)
+            profiler = cProfile.Profile(time.perf_counter if os.environ.get("WALL_PROFILE")
+                                        else time.process_time)
             profiler.enable()
         before = resource.getrusage(resource.RUSAGE_SELF)
         started = time.monotonic()
@@ -222,6 +223,31 @@ def gaps(arrivals: dict[str, list[list[Any]]], since: float) -> tuple[float, int
     return smallest, total
 
 
+def timeline(arrivals: dict[str, list[list[Any]]], since: float, wall: float) -> str:
+    """Per host: when its first request came, the gaps, and when its last one came."""
+    firsts, lasts, feed_to_page, all_gaps = [], [], [], []
+    for seen in arrivals.values():
+        run = sorted((t - since, path) for t, path, _ in seen if t >= since)
+        if not run:
+            continue
+        firsts.append(run[0][0])
+        lasts.append(run[-1][0])
+        gaps_here = [b[0] - a[0] for a, b in zip(run, run[1:])]
+        all_gaps += gaps_here
+        paths = [p for _, p in run]
+        if "/rss" in paths and paths.index("/rss") + 1 < len(run):
+            feed_to_page.append(gaps_here[paths.index("/rss")])
+
+    def median(xs: list[float]) -> float:
+        return sorted(xs)[len(xs) // 2] if xs else float("nan")
+
+    return (f"first request {min(firsts):.2f}–{max(firsts):.2f} s after the start; gaps "
+            f"median {median(all_gaps):.3f} s, mean {sum(all_gaps) / len(all_gaps):.3f} s, "
+            f"max {max(all_gaps):.2f} s; feed → first page median {median(feed_to_page):.2f} "
+            f"s, max {max(feed_to_page, default=0):.2f} s; last request "
+            f"{min(lasts):.1f}–{max(lasts):.1f} s; crawl ended at {wall:.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", type=int, default=500)
@@ -256,6 +282,9 @@ def main() -> None:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=60)
         served = json.loads(out.read_text())
+        if os.environ.get("KEEP_ARRIVALS"):
+            Path(os.environ["KEEP_ARRIVALS"]).write_text(json.dumps(
+                {"served": served, "started": recheck["started"]}))
     smallest, requests = gaps(served["arrivals"], recheck["started"])
     statuses: dict[str, int] = {}
     for seen in served["arrivals"].values():
@@ -278,6 +307,8 @@ def main() -> None:
           f"{smallest:.3f} | {recheck['cpu']:.1f} | {recheck['cpu'] / checks * 1000:.2f} | "
           f"{recheck['maxrss_mb']:.0f} | {served['cpu']:.1f} |")
     print("server answered:", ", ".join(f"{v} × {k}" for k, v in sorted(statuses.items())))
+    print("where the time goes:", timeline(served["arrivals"], recheck["started"],
+                                           recheck["wall"]))
     print("crawl counts:", recheck["counts"], recheck["status"])
 
 

@@ -247,8 +247,12 @@ async def _robots_sitemaps(client: httpx.AsyncClient, site: Site, policy: FetchP
     if robots is None:
         return []
     homes = [f"{p.scheme}://{p.netloc}/" for p in map(urlsplit, site.feeds)]
+    # a domain whose host a feed is on already has its robots.txt read: asking its https
+    # origin too would cost the host a request (and a delay) for the same Sitemap: lines
+    fed = {host_of(home) for home in homes}
+    homes += [f"https://{domain}/" for domain in site.domains if domain not in fed]
     found: list[str] = []
-    for home in dict.fromkeys(homes + [f"https://{domain}/" for domain in site.domains]):
+    for home in dict.fromkeys(homes):
         if gates is not None:
             await gates.ready(gates.gate(home, policy.delay), home, policy.user_agent)
         else:

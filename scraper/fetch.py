@@ -306,6 +306,9 @@ async def _read(
     h = response.headers
     etag, last_modified = h.get("ETag"), h.get("Last-Modified")
     if status == 304:
+        # read the (empty) body to its end: a response left unread closes its connection,
+        # and a re-check would pay a new connection for every 304
+        await response.aread()
         return Page(
             url, final_url, 304, etag=etag, last_modified=last_modified, redirects=redirects
         )

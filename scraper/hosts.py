@@ -70,7 +70,8 @@ class HostGate:
     concurrency: int = 1
     in_flight: int = 0
     next_start: float = 0.0  # time.monotonic() before which no request may start
-    last_start: float | None = None  # of the last request (its end, at concurrency 1)
+    last_start: float | None = None  # of the last request (its answer, at concurrency 1)
+    answered: float | None = None  # when the last response's head came (own pool only)
     waiters: deque[asyncio.Future[None]] = field(default_factory=deque)
     frontier: deque[Any] = field(default_factory=deque)  # pages waiting (serve)
     client: httpx.AsyncClient | None = None  # its own pool (Gates per_host)
@@ -147,6 +148,11 @@ class Gates:
             gate.client = make_client(transport=httpx.AsyncHTTPTransport(
                 verify=self._tls, limits=httpx.Limits(
                     max_connections=None, max_keepalive_connections=gate.concurrency)))
+
+            async def answered(response: httpx.Response) -> None:
+                gate.answered = self.clock()  # the host has surely seen the request by now
+
+            gate.client.event_hooks = {"request": [], "response": [answered]}
         return gate.client
 
     def retire(self, gate: HostGate) -> None:
@@ -205,9 +211,14 @@ class Gates:
         """A request of the host ended: its slot is free for the next one."""
         gate.in_flight -= 1
         if gate.concurrency == 1 and gate.delay:
-            # one at a time: the next waits the delay from this one's end, so the host never
-            # sees two requests closer than the delay, whatever a connect or a send cost
-            gate.last_start = self.clock()
+            # one at a time: the next waits the delay from this one's answer (or, without
+            # one, its end), so the host never sees two requests closer than the delay,
+            # whatever a connect or a send cost; not from the end of the job, which waits
+            # on the database and the event loop
+            now = self.clock()
+            answered = gate.answered
+            gate.last_start = answered if answered is not None and answered <= now else now
+            gate.answered = None
             gate.next_start = max(gate.next_start, gate.last_start + gate.delay)
         self._wake(gate)
 
