@@ -269,24 +269,18 @@ class Gates:
         """Hand out every turn of ``gate`` that is free now; put it in the heap otherwise."""
         serving = self._serving
         while gate.in_flight < gate.concurrency:
-            pages = (serving is not None and bool(gate.frontier) and not gate.preparing)
-            if not gate.waiters and not pages:
-                return
-            if gate.next_start > self.clock():
-                if not gate.waiters and serving is not None and serving.deadline is not None \
-                        and gate.next_start >= serving.deadline:
-                    serving.expire(gate)  # its next page would start too late
+            if gate.waiters:  # robots.txt, feeds and sitemaps go before the pages
+                if gate.next_start > self.clock():
+                    self._schedule(gate)
                     return
-                self._schedule(gate)
-                return
-            if gate.waiters:
                 waiter = gate.waiters.popleft()
                 if not waiter.done():
                     self._take(gate)
                     waiter.set_result(None)
                 continue
-            assert serving is not None
-            if not serving.start(self, gate):
+            if serving is None or not gate.frontier or gate.preparing:
+                return
+            if not serving.step(self, gate):
                 return
 
     def _schedule(self, gate: HostGate) -> None:
@@ -352,9 +346,14 @@ class _Serving:
         self.tasks: set[asyncio.Task[None]] = set()
         self.left = 0
 
-    def start(self, gates: Gates, gate: HostGate) -> bool:
-        """Start the next job of ``gate`` now (True), or not (False: nothing to start now)."""
-        if self.deadline is not None and gates.clock() >= self.deadline:
+    def step(self, gates: Gates, gate: HostGate) -> bool:
+        """Deal with the next job of ``gate``: True when it may deal with another now.
+
+        A job to drop goes without waiting for a turn, and so does a robots.txt to read
+        first (which takes its own turn); a job to run waits for the host's next start.
+        """
+        now = gates.clock()
+        if self.deadline is not None and now >= self.deadline:
             self.expire(gate)
             return False
         job = gate.frontier[0]
@@ -363,10 +362,16 @@ class _Serving:
             gate.frontier.popleft()
             self.left -= 1
             self.check()
-            return True  # the turn was not used: the next job may have it
+            return True
         if verdict == "prepare":
             gate.preparing = True
             self._spawn(self._prepared(gates, gate, job))
+            return False
+        if gate.next_start > now:
+            if self.deadline is not None and gate.next_start >= self.deadline:
+                self.expire(gate)  # its next page would start too late
+            else:
+                gates._schedule(gate)
             return False
         gate.frontier.popleft()
         gates._take(gate)

@@ -123,9 +123,10 @@ class Robots:
                 # a refused connection (a server restarting) is tried again soon, as in fetch
                 wait = (REFUSED_WAIT if why == "connection refused"
                         else self.backoff * 2 ** (attempt - 2))
+                tries = min(self.attempts, 2) if why == "connection refused" else self.attempts
                 log.info("retrying %s in %.1f s (attempt %d of %d): %s", robots_url, wait,
-                         attempt, self.attempts, why)
-                await (self.sleep or asyncio.sleep)(wait)
+                         attempt, tries, why)
+                await (self.sleep or _pause)(wait)
             try:
                 async with self.turn(robots_url) if self.turn else nullcontext():
                     return await self._attempt(client, robots_url, user_agent)
@@ -135,7 +136,8 @@ class Robots:
                     break  # nothing listens: a third try would not change that
         log.warning("robots.txt %s unreachable (%s): nothing fetched from %s this run",
                     robots_url, why, home)
-        return _Unreachable(f"robots.txt unreachable ({why}): {home} left for the next run")
+        return _Unreachable(f"robots.txt unreachable ({why}): nothing fetched from {home} "
+                            "this run")
 
     async def _attempt(self, client: httpx.AsyncClient, robots_url: str,
                        user_agent: str) -> Protego | None:
@@ -184,3 +186,10 @@ def _refused(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+async def _pause(seconds: float) -> None:
+    """``scraper.fetch.pause``, looked up when needed: a test of a command patches it there."""
+    from . import fetch  # fetch imports this module
+
+    await fetch.pause(seconds)
