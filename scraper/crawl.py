@@ -273,6 +273,10 @@ async def work_politely(
         settings = settings_of[job.site.name][0]
         gates.gate(job.url, settings.delay, settings.concurrency).frontier.append(job)
 
+    # robots.txt verdict per scheme://host:port as the URL spells it: parsing each URL
+    # (twice) to ask robots cost more CPU than the rest of the scheduling together
+    verdicts: dict[str, str] = {}  # "" when the origin may be fetched from
+
     def triage(gate: HostGate, job: Job) -> Triage:
         policy = settings_of[job.site.name][1]
         if gate.closed:
@@ -280,9 +284,13 @@ async def work_politely(
             return "drop"
         if not policy.respect_robots:
             return "go"
-        if not robots.loaded(job.url):
-            return "prepare"
-        if why := robots.unavailable(job.url):
+        spelled = _spelled_origin(job.url)
+        why = verdicts.get(spelled)
+        if why is None:
+            if not robots.loaded(job.url):
+                return "prepare"
+            why = verdicts[spelled] = robots.unavailable(job.url) or ""
+        if why:
             report.counts["skipped"] += 1  # not tried: the next run does it
             on_result(Result(job.url, Outcome.BLOCKED, error=why))
             return "drop"
@@ -318,6 +326,14 @@ async def work_politely(
     finally:
         if own:
             await gates.aclose()
+
+
+def _spelled_origin(url: str) -> str:
+    """``scheme://authority`` of ``url`` as written, without parsing it (a cache key)."""
+    start = url.find("//") + 2
+    ends = [i for i in (url.find("/", start), url.find("?", start), url.find("#", start))
+            if i != -1]
+    return url[:min(ends)] if ends else url
 
 
 def already_had(archive: Archive, site: Site, links: list[Link],
