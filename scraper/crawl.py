@@ -262,8 +262,11 @@ async def work_politely(
     ``archive_url``.
     """
     own = gates is None
+    # its own gates (`scraper archive`): a pool per host, as a crawl has (fetch sends each
+    # request with its policy's User-Agent and timeouts, whatever the client)
     gates = gates if gates is not None else Gates(client, robots, sleep=sleep,
-                                                  default_delay=config.defaults.delay)
+                                                  default_delay=config.defaults.delay,
+                                                  per_host=True)
     settings_of: dict[str, tuple[SiteSettings, FetchPolicy]] = {}
     for job in jobs:
         if job.site.name not in settings_of:
