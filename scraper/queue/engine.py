@@ -1,0 +1,346 @@
+"""Every line of Taskiq and Redis: the task stream, the results stream, host leases, handshake.
+
+Swapping the engine (Dramatiq is the fallback) means rewriting this module only: the rest
+of ``scraper.queue`` sees ``RedisQueue`` (the coordinator's ``Queue``), ``run_worker`` and
+``Lease``.
+
+Redis keys (one Redis database per archive: the ``/DB`` of the URL)::
+
+    scraper:tasks          stream of host tasks (Taskiq RedisStreamBroker), group "workers"
+    scraper:results        stream of host results, group "coordinator", deleted once stored
+    scraper:lease:{host}   who runs the host now: a token, with a time-to-live it extends
+    scraper:pace:{host}    set on release: its TTL is what the host's delay still asks
+    scraper:done:{task}    a finished task (a redelivered copy is not run again), one day
+    scraper:handshake      the coordinator's schema and extractor, checked by workers
+
+Delivery is at least once: a worker acknowledges a task after its result is on the results
+stream; a task whose worker died is claimed by another after ``idle_timeout``. The
+coordinator acknowledges (and deletes) a result after storing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+from taskiq import AckableMessage
+from taskiq.acks import AcknowledgeType
+from taskiq.receiver import Receiver
+from taskiq_redis import RedisStreamBroker
+
+from ..models import ScraperError
+from .messages import (
+    BadMessage,
+    HostResult,
+    HostTask,
+    decode_result,
+    decode_task,
+    encode_result,
+    encode_task,
+    failed_result,
+)
+
+log = logging.getLogger("scraper.queue")
+
+TASKS = "scraper:tasks"
+RESULTS = "scraper:results"
+WORKERS = "workers"
+COORDINATOR = "coordinator"
+HANDSHAKE = "scraper:handshake"
+TASK_NAME = "scraper.host_task"
+MAX_STREAM = 100_000   # entries kept per stream (approximate trim): memory stays bounded
+IDLE_TIMEOUT = 660.0   # s before a dead worker's task goes to another (> TASK_TIME + margin)
+LEASE_TTL = 30.0       # s; extended every third of it while the task runs
+DONE_TTL = 86_400      # s a finished task's id is remembered
+
+
+class QueueUnavailable(ScraperError):
+    """Redis cannot be reached, or answered with an error."""
+
+
+class VersionMismatch(ScraperError):
+    """A worker and the coordinator run different schema or extraction code."""
+
+
+def redis_url(url: str) -> str:
+    """``url`` if it names a Redis database (redis://, rediss://, unix://); else ValueError."""
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(f"not a Redis URL: {url!r} (redis://HOST:PORT/DB)")
+    return url
+
+
+def _unavailable(url: str, err: BaseException) -> QueueUnavailable:
+    where = url.split("@")[-1]  # never print a password
+    return QueueUnavailable(f"cannot use the queue at {where}: {err}")
+
+
+# ---- leases ------------------------------------------------------------------------------
+
+_EXTEND = "if redis.call('get', KEYS[1]) == ARGV[1] then " \
+          "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+_RELEASE = ("if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]); "
+            "if tonumber(ARGV[2]) > 0 then redis.call('set', KEYS[2], 1, 'px', ARGV[2]) end; "
+            "return 1 else return 0 end")
+
+
+class Lease:
+    """At most one holder per host across every worker and coordinator: SET NX PX with an
+    owner token; extended and released only by its owner (Lua, atomic)."""
+
+    def __init__(self, redis: Redis, host: str, ttl: float = LEASE_TTL) -> None:
+        self.redis, self.host, self.ttl = redis, host, ttl
+        self.token = uuid.uuid4().hex
+        self.key, self.pace_key = f"scraper:lease:{host}", f"scraper:pace:{host}"
+
+    async def try_acquire(self) -> bool:
+        """Take the lease if nobody holds it."""
+        return bool(await self.redis.set(self.key, self.token, nx=True,
+                                         px=int(self.ttl * 1000)))
+
+    async def acquire(self, poll: float = 0.1,
+                      sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> float:
+        """Wait for the lease; returns the seconds the last holder's delay still asks."""
+        while not await self.try_acquire():
+            await sleep(poll)  # another holder's task runs: its end is not announced
+        left = await self.redis.pttl(self.pace_key)
+        return max(0, left) / 1000
+
+    async def extend(self) -> bool:
+        """Push the expiry back by the TTL; False when the lease was lost."""
+        return bool(await self.redis.eval(_EXTEND, 1, self.key, self.token,
+                                          int(self.ttl * 1000)))
+
+    async def release(self, delay_left: float = 0.0) -> bool:
+        """Give the lease back; the next holder waits ``delay_left`` s before its first
+        request. False when it was not ours any more."""
+        return bool(await self.redis.eval(_RELEASE, 2, self.key, self.pace_key, self.token,
+                                          int(delay_left * 1000)))
+
+
+@asynccontextmanager
+async def holding(leases: dict[str, Lease]) -> AsyncIterator[None]:
+    """Extend every lease in ``leases`` (filled as hosts are claimed) until the block ends."""
+
+    async def keep() -> None:
+        while True:
+            await asyncio.sleep(LEASE_TTL / 3 if not leases else
+                                min(lease.ttl for lease in leases.values()) / 3)
+            for lease in list(leases.values()):
+                if not await lease.extend():
+                    log.warning("lost the lease of %s (expired): another task may run it",
+                                lease.host)
+
+    keeper = asyncio.ensure_future(keep())
+    try:
+        yield
+    finally:
+        keeper.cancel()
+
+
+# ---- the broker --------------------------------------------------------------------------
+
+class _Broker(RedisStreamBroker):
+    """RedisStreamBroker that reclaims a dead consumer's tasks even when no new task comes.
+
+    taskiq-redis 1.2.4's ``listen`` runs XAUTOCLAIM only after XREADGROUP returned new
+    messages (``if not fetched: continue``), so the last task of a run, held by a worker
+    that was killed, would wait forever for a next task. Here every round claims.
+    """
+
+    async def listen(self) -> AsyncGenerator[AckableMessage, None]:  # type: ignore[override]
+        async with Redis(connection_pool=self.connection_pool) as redis:
+            while True:
+                fetched = await redis.xreadgroup(
+                    self.consumer_group_name, self.consumer_name, {self.queue_name: ">"},
+                    block=self.block, noack=False, count=self.count)
+                for stream, messages in fetched or []:
+                    for message_id, message in messages:
+                        yield AckableMessage(data=message[b"data"],
+                                             ack=self._ack_generator(message_id, stream))
+                claimed = await redis.xautoclaim(
+                    self.queue_name, self.consumer_group_name, self.consumer_name,
+                    min_idle_time=self.idle_timeout, count=self.unacknowledged_batch_size)
+                for message_id, message in claimed[1]:
+                    if message:  # None: trimmed from the stream meanwhile
+                        log.info("taking over task %s of a worker that stopped answering",
+                                 message_id)
+                        yield AckableMessage(data=message[b"data"],
+                                             ack=self._ack_generator(message_id,
+                                                                     self.queue_name))
+
+
+def make_broker(url: str, *, idle_timeout: float = IDLE_TIMEOUT,
+                block: float = 1.0) -> RedisStreamBroker:
+    """The broker of the task stream (a coordinator only sends; a worker also listens)."""
+    return _Broker(url, queue_name=TASKS, consumer_group_name=WORKERS,
+                   consumer_name=f"{os.uname().nodename}-{os.getpid()}", consumer_id="0",
+                   maxlen=MAX_STREAM, idle_timeout=int(idle_timeout * 1000),
+                   xread_block=int(block * 1000), xread_count=1)
+
+
+# ---- the coordinator's side ---------------------------------------------------------------
+
+class RedisQueue:
+    """The coordinator's ``Queue``: tasks out through Taskiq, results in from their stream."""
+
+    def __init__(self, url: str) -> None:
+        self.url = redis_url(url)
+        self.broker = make_broker(url)
+        self.task = self.broker.register_task(_never_here, task_name=TASK_NAME)
+        self.redis: Redis = Redis.from_url(url)
+
+    async def open(self, schema: int, code: str) -> None:
+        """Check Redis answers; make the streams and groups; publish the handshake."""
+        try:
+            await self.redis.ping()
+            await self.broker.startup()
+            await _group(self.redis, RESULTS, COORDINATOR)
+            await self.redis.set(HANDSHAKE, json.dumps({"schema": schema, "code": code}))
+        except (RedisError, OSError) as err:
+            raise _unavailable(self.url, err) from None
+
+    async def close(self) -> None:
+        for closing in (self.broker.shutdown(), self.redis.aclose()):
+            try:
+                await closing
+            except (RedisError, OSError):
+                pass  # Redis is gone already: nothing to close cleanly
+
+    async def send(self, task: HostTask) -> None:
+        try:
+            await self.task.kiq(encode_task(task))
+        except (RedisError, OSError) as err:
+            raise _unavailable(self.url, err) from None
+
+    async def receive(self, timeout: float) -> list[tuple[str, HostResult | BadMessage]]:
+        """Results not stored yet: first those a killed coordinator read and never
+        acknowledged, then new ones (waiting up to ``timeout`` s for one)."""
+        try:
+            found = await self.redis.xreadgroup(COORDINATOR, COORDINATOR, {RESULTS: "0"},
+                                                count=20)
+            if not (found and found[0][1]):
+                found = await self.redis.xreadgroup(
+                    COORDINATOR, COORDINATOR, {RESULTS: ">"}, count=20,
+                    block=int(timeout * 1000) if timeout > 0 else None)
+        except (RedisError, OSError) as err:
+            raise _unavailable(self.url, err) from None
+        out: list[tuple[str, HostResult | BadMessage]] = []
+        for _, messages in found or []:
+            for message_id, fields in messages:
+                try:
+                    out.append((message_id.decode(), decode_result(fields)))
+                except BadMessage as err:
+                    out.append((message_id.decode(), err))
+        return out
+
+    async def ack(self, message_id: str) -> None:
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.xack(RESULTS, COORDINATOR, message_id)
+                pipe.xdel(RESULTS, message_id)
+                await pipe.execute()
+        except (RedisError, OSError) as err:
+            raise _unavailable(self.url, err) from None
+
+
+async def _never_here(data: dict[str, Any]) -> None:
+    raise RuntimeError("host tasks run in `scraper worker`, not in the coordinator")
+
+
+async def _group(redis: Redis, stream: str, group: str) -> None:
+    try:
+        await redis.xgroup_create(stream, group, id="0", mkstream=True)
+    except ResponseError as err:
+        if "BUSYGROUP" not in str(err):
+            raise
+
+
+# ---- the worker's side --------------------------------------------------------------------
+
+RunTask = Callable[[HostTask, Callable[[str], Awaitable[float]]], Awaitable[tuple[HostResult,
+                                                                                  dict[str, float]]]]
+
+
+async def run_worker(url: str, run: RunTask, *, schema: int, code: str, hosts: int = 8,
+                     idle_timeout: float = IDLE_TIMEOUT, lease_ttl: float = LEASE_TTL,
+                     stop: asyncio.Event | None = None) -> None:
+    """Take host tasks until ``stop`` is set: ``run(task, claim)`` does the work and returns
+    the result and, per host it claimed, the seconds its delay still runs.
+
+    A task for another schema or extractor is put back for a matching worker and this one
+    stops: VersionMismatch. Redis unreachable: QueueUnavailable.
+    """
+    url = redis_url(url)
+    stop = stop or asyncio.Event()
+    broker = make_broker(url, idle_timeout=idle_timeout)
+    redis: Redis = Redis.from_url(url)
+    mismatch: list[VersionMismatch] = []
+
+    async def host_task(data: dict[str, Any]) -> None:
+        task = decode_task(data)
+        if (task.schema, task.code) != (schema, code):
+            await registered.kiq(data)  # for a worker of the right version
+            mismatch.append(VersionMismatch(
+                f"a task needs schema {task.schema}, extractor {task.code}; this worker has "
+                f"schema {schema}, extractor {code}: upgrade it (the task is left queued)"))
+            stop.set()
+            return
+        if await redis.exists(f"scraper:done:{task.id}"):
+            return  # a copy of a task finished already (redelivered before its ack)
+        leases: dict[str, Lease] = {}
+
+        async def claim(host: str) -> float:
+            lease = Lease(redis, host, ttl=max(lease_ttl, 2 * task.delay))
+            left = await lease.acquire()
+            leases[host] = lease
+            return left
+
+        delays: dict[str, float] = {}
+        try:
+            async with holding(leases):
+                try:
+                    result, delays = await run(task, claim)
+                except Exception as exc:  # a bug: every URL fails, none is lost in silence
+                    log.exception("host task for %s failed", task.host)
+                    result = failed_result(task, f"worker error: {type(exc).__name__}: {exc}")
+            async with redis.pipeline(transaction=True) as pipe:
+                pipe.xadd(RESULTS, encode_result(result),  # type: ignore[arg-type]
+                          maxlen=MAX_STREAM, approximate=True)
+                pipe.set(f"scraper:done:{task.id}", 1, ex=DONE_TTL)
+                await pipe.execute()
+        finally:
+            for host, lease in leases.items():
+                await lease.release(delays.get(host, task.delay))
+
+    registered = broker.register_task(host_task, task_name=TASK_NAME)
+    try:
+        await redis.ping()
+        theirs = await redis.get(HANDSHAKE)
+        if theirs is not None:
+            them = json.loads(theirs)
+            if (them.get("schema"), them.get("code")) != (schema, code):
+                raise VersionMismatch(
+                    f"the coordinator runs schema {them.get('schema')}, extractor "
+                    f"{them.get('code')}; this worker has schema {schema}, extractor {code}: "
+                    "upgrade one of them")
+        await _group(redis, RESULTS, COORDINATOR)
+        broker.is_worker_process = True
+        await broker.startup()
+        receiver = Receiver(broker, max_async_tasks=hosts, run_startup=False,
+                            ack_type=AcknowledgeType.WHEN_EXECUTED, propagate_exceptions=True)
+        await receiver.listen(stop)
+    except (RedisError, OSError) as err:
+        raise _unavailable(url, err) from None
+    finally:
+        await broker.shutdown()
+        await redis.aclose()
+    if mismatch:
+        raise mismatch[0]
