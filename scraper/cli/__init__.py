@@ -19,6 +19,7 @@ from .reextracting import reextract
 from .site_list import sites
 from .status import stats
 from .takedown import forget
+from .worker import worker
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -41,7 +42,7 @@ def _serve() -> click.Command:
 
 
 for command in (archive, history, show, diff, extract_command, crawl, discover, sites,
-                stats, forget, reextract, _serve()):
+                stats, forget, reextract, worker, _serve()):
     cli.add_command(command)
 
 

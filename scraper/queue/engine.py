@@ -334,6 +334,7 @@ async def run_worker(url: str, run: RunTask, *, schema: int, code: str, hosts: i
         await _group(redis, RESULTS, COORDINATOR)
         broker.is_worker_process = True
         await broker.startup()
+        log.info("worker %s taking tasks from %s", broker.consumer_name, url.split("@")[-1])
         receiver = Receiver(broker, max_async_tasks=hosts, run_startup=False,
                             ack_type=AcknowledgeType.WHEN_EXECUTED, propagate_exceptions=True)
         await receiver.listen(stop)
