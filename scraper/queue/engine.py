@@ -269,29 +269,26 @@ RunTask = Callable[[HostTask, Callable[[str], Awaitable[float]]], Awaitable[tupl
                                                                                   dict[str, float]]]]
 
 
-async def run_worker(url: str, run: RunTask, *, schema: int, code: str, hosts: int = 8,
-                     idle_timeout: float = IDLE_TIMEOUT, lease_ttl: float = LEASE_TTL,
-                     stop: asyncio.Event | None = None) -> None:
-    """Take host tasks until ``stop`` is set: ``run(task, claim)`` does the work and returns
-    the result and, per host it claimed, the seconds its delay still runs.
+def host_task_function(redis: Redis, run: RunTask, *, schema: int, code: str,
+                       lease_ttl: float = LEASE_TTL,
+                       requeue: Callable[[dict[str, Any]], Awaitable[Any]],
+                       refuse: Callable[[VersionMismatch], None]) -> Callable[..., Awaitable[None]]:
+    """The Taskiq task a worker runs for each host task.
 
-    A task for another schema or extractor is put back for a matching worker and this one
-    stops: VersionMismatch. Redis unreachable: QueueUnavailable.
+    A task for another schema or extractor is ``requeue``d for a matching worker and
+    ``refuse``d (the worker stops). A copy of a finished task does nothing. Otherwise:
+    ``run(task, claim)`` under the leases it claims, its result put on the results stream
+    with the task's "done" mark in one transaction, then the leases released with what each
+    host's delay still asks.
     """
-    url = redis_url(url)
-    stop = stop or asyncio.Event()
-    broker = make_broker(url, idle_timeout=idle_timeout)
-    redis: Redis = Redis.from_url(url)
-    mismatch: list[VersionMismatch] = []
 
     async def host_task(data: dict[str, Any]) -> None:
         task = decode_task(data)
         if (task.schema, task.code) != (schema, code):
-            await registered.kiq(data)  # for a worker of the right version
-            mismatch.append(VersionMismatch(
+            await requeue(data)  # for a worker of the right version
+            refuse(VersionMismatch(
                 f"a task needs schema {task.schema}, extractor {task.code}; this worker has "
                 f"schema {schema}, extractor {code}: upgrade it (the task is left queued)"))
-            stop.set()
             return
         if await redis.exists(f"scraper:done:{task.id}"):
             return  # a copy of a task finished already (redelivered before its ack)
@@ -320,6 +317,30 @@ async def run_worker(url: str, run: RunTask, *, schema: int, code: str, hosts: i
             for host, lease in leases.items():
                 await lease.release(delays.get(host, task.delay))
 
+    return host_task
+
+
+async def run_worker(url: str, run: RunTask, *, schema: int, code: str, hosts: int = 8,
+                     idle_timeout: float = IDLE_TIMEOUT, lease_ttl: float = LEASE_TTL,
+                     stop: asyncio.Event | None = None) -> None:
+    """Take host tasks until ``stop`` is set: ``run(task, claim)`` does the work and returns
+    the result and, per host it claimed, the seconds its delay still runs.
+
+    A task for another schema or extractor is put back for a matching worker and this one
+    stops: VersionMismatch. Redis unreachable: QueueUnavailable.
+    """
+    url = redis_url(url)
+    stop = stop or asyncio.Event()
+    broker = make_broker(url, idle_timeout=idle_timeout)
+    redis: Redis = Redis.from_url(url)
+    mismatch: list[VersionMismatch] = []
+
+    def refuse(err: VersionMismatch) -> None:
+        mismatch.append(err)
+        stop.set()
+
+    host_task = host_task_function(redis, run, schema=schema, code=code, lease_ttl=lease_ttl,
+                                   requeue=lambda data: registered.kiq(data), refuse=refuse)
     registered = broker.register_task(host_task, task_name=TASK_NAME)
     try:
         await redis.ping()
