@@ -231,18 +231,21 @@ def counts(archive: Archive) -> tuple[int, int]:
             c.execute("SELECT count(*) FROM fetches").fetchone()[0])
 
 
-def store(archive: Archive, r: UrlResult) -> Any:
+def store(archive: Archive, r: UrlResult, redelivered: bool = False) -> Any:
     assert r.article is not None and r.page is not None
     return store_page(archive, r.article, r.page, site_name="generic", key="k1",
                       fetched_at=r.started_at, raw_hash=r.raw_hash, fetch=r.fetch_row(),
-                      extractor=r.extractor)
+                      extractor=r.extractor, redelivered=redelivered)
 
 
 def test_a_duplicate_result_stores_nothing_new(archive: Archive) -> None:
     first = store(archive, page_result())
     assert first.outcome == Outcome.NEW_VERSION
-    assert store(archive, page_result()) is None
+    assert store(archive, page_result(), redelivered=True) is None
     assert counts(archive) == (1, 1)
+    # a fresh result is never taken for a duplicate: another fetch may share the second
+    assert store(archive, page_result()).outcome == Outcome.UNCHANGED
+    assert counts(archive) == (1, 2)
 
 
 def test_a_stale_result_never_creates_a_revert(archive: Archive) -> None:
@@ -266,7 +269,7 @@ def test_a_stale_check_keeps_the_newer_validators(archive: Archive) -> None:
              "status": 304, "attempts": 1, "final_url": URL}
     assert store_check(archive, "k1", outcome=Outcome.NOT_MODIFIED,
                        checked_at="2024-10-10T12:00:00+00:00", fetch=fetch, etag='"old"')
-    assert not store_check(archive, "k1", outcome=Outcome.NOT_MODIFIED,
+    assert not store_check(archive, "k1", outcome=Outcome.NOT_MODIFIED, redelivered=True,
                            checked_at="2024-10-10T12:00:00+00:00", fetch=fetch, etag='"old"')
     row = archive.find_article(URL, "k1")
     assert row is not None and row["etag"] == '"v1"' and row["check_count"] == 1

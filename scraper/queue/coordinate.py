@@ -16,7 +16,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ..config import Config
 from ..crawl import CrawlReport, already_had
@@ -40,12 +40,21 @@ TASK_TIME = 300.0  # seconds a host task may take; what is not started by then c
 STALL = 900.0      # no result for this long (and no --max-time): the workers are gone
 
 
+class Delivery(NamedTuple):
+    """A message from the results stream; ``redelivered``: a coordinator read it before
+    and died before acknowledging it, so it may be stored already."""
+
+    message_id: str
+    result: HostResult | BadMessage
+    redelivered: bool = False
+
+
 class Queue(Protocol):
     """What the coordinator needs of the engine."""
 
     async def send(self, task: HostTask) -> None: ...
 
-    async def receive(self, timeout: float) -> list[tuple[str, HostResult | BadMessage]]: ...
+    async def receive(self, timeout: float) -> list[Delivery]: ...
 
     async def ack(self, message_id: str) -> None: ...
 
@@ -80,6 +89,7 @@ def discovery_host(site: Site) -> str | None:
 def plan(archive: Archive, config: Config, sites: list[Site], now: datetime) -> Plan:
     """Discovery of every site that has feeds, sitemaps or domains, and the due re-checks."""
     work = Plan()
+    planned_urls: set[str] = set()
     for site in sites:
         if (host := discovery_host(site)) is not None:
             work.discover[host].append(site.name)
@@ -119,7 +129,8 @@ def new_jobs(archive: Archive, config: Config, site: Site, links: list[dict[str,
     return [Job(url=link.url, site=site.name) for link in fresh]
 
 
-def apply_url(archive: Archive, r: UrlResult, site: Site, config: Config) -> Result | None:
+def apply_url(archive: Archive, r: UrlResult, site: Site, config: Config,
+              redelivered: bool = False) -> Result | None:
     """Store one URL's result as a local crawl would; None when it was stored already."""
     job, schedule = r.job, config.for_site(site.name).schedule
     fetch = r.fetch_row()
@@ -132,7 +143,8 @@ def apply_url(archive: Archive, r: UrlResult, site: Site, config: Config) -> Res
                               "forget): not archived again (--force to archive it)")
             saved = store_page(archive, r.article, r.page, site_name=site.name, key=key,
                                fetched_at=r.started_at, raw_hash=r.raw_hash, fetch=fetch,
-                               extractor=r.extractor, schedule=schedule)
+                               extractor=r.extractor, schedule=schedule,
+                               redelivered=redelivered)
             if saved is None:
                 return None
             return Result(job.url, saved.outcome, version=saved.version, status=r.status,
@@ -141,7 +153,8 @@ def apply_url(archive: Archive, r: UrlResult, site: Site, config: Config) -> Res
             assert job.key is not None and r.outcome is not None
             if not store_check(archive, job.key, outcome=r.outcome, checked_at=r.started_at,
                                fetch=fetch, state="active", etag=r.etag,
-                               last_modified=r.last_modified, schedule=schedule):
+                               last_modified=r.last_modified, schedule=schedule,
+                               redelivered=redelivered):
                 return None
             return Result(job.url, r.outcome, status=r.status, article_id=job.article_id)
         outcome, error = r.outcome or Outcome.ERROR, r.error
@@ -152,9 +165,10 @@ def apply_url(archive: Archive, r: UrlResult, site: Site, config: Config) -> Res
     if job.known or gone:
         key = job.key or article_key(site, job.url, None)
         stored = store_check(archive, key, outcome=outcome, checked_at=r.started_at, fetch=row,
-                             state="gone" if gone else None, schedule=schedule)
+                             state="gone" if gone else None, schedule=schedule,
+                             redelivered=redelivered)
     else:
-        stored = store_fetch(archive, row, outcome)
+        stored = store_fetch(archive, row, outcome, redelivered)
     if not stored:
         return None
     return Result(job.url, outcome, status=r.status, error=error, article_id=job.article_id,
@@ -174,8 +188,9 @@ async def run_queued(archive: Archive, config: Config, sites: list[Site], queue:
     now = datetime.now(timezone.utc)
     taken_down = tombstones(archive)
     work = Plan()
+    planned_urls: set[str] = set()
 
-    def store(result: HostResult) -> set[str]:
+    def store(result: HostResult, redelivered: bool) -> set[str]:
         """Store a result: its URLs, and its links as new work; the hosts given work."""
         given: set[str] = set()
         for r in result.urls:
@@ -183,7 +198,7 @@ async def run_queued(archive: Archive, config: Config, sites: list[Site], queue:
             if site is None:  # a task of an earlier run for a site not crawled now
                 from ..sites import site_named
                 site = site_named(r.job.site)
-            done = apply_url(archive, r, site, config)
+            done = apply_url(archive, r, site, config, redelivered)
             if done is not None:
                 report.counts["checked"] += 1
                 report.counts[done.outcome] += 1
@@ -195,10 +210,12 @@ async def run_queued(archive: Archive, config: Config, sites: list[Site], queue:
             if name not in by_name:
                 continue
             fresh = new_jobs(archive, config, by_name[name], links, now, taken_down)
-            report.counts["discovered"] += len(fresh)
             for job in fresh:
-                work.jobs[host_of(job.url)].append(job)
-                given.add(host_of(job.url))
+                if job.url not in planned_urls:  # two results can list one new article
+                    planned_urls.add(job.url)
+                    report.counts["discovered"] += 1
+                    work.jobs[host_of(job.url)].append(job)
+                    given.add(host_of(job.url))
         if result.left:
             work.jobs[result.host].extendleft(reversed(result.left))
         return given
@@ -206,7 +223,7 @@ async def run_queued(archive: Archive, config: Config, sites: list[Site], queue:
     async def take(timeout: float) -> int:
         """Store the results that come within ``timeout``; how many came."""
         batch = await queue.receive(timeout)
-        for message_id, result in batch:
+        for message_id, result, redelivered in batch:
             if isinstance(result, BadMessage):
                 log.warning("skipping a message on the results stream: %s", result)
             elif (result.schema, result.code) != (schema, code):
@@ -215,8 +232,10 @@ async def run_queued(archive: Archive, config: Config, sites: list[Site], queue:
                     log.warning("refusing results of a worker on schema %s, extractor %s "
                                 "(this crawl: schema %s, extractor %s): upgrade it",
                                 result.schema, result.code, schema, code)
+                report.counts["skipped"] += len(result.urls)  # never stored; due next run
+                work.inflight.pop(result.task_id, None)
             else:
-                given = store(result)
+                given = store(result, redelivered)
                 if (host := work.inflight.pop(result.task_id, None)) is not None:
                     given.add(host)
                 for host in sorted(given):

@@ -37,6 +37,7 @@ from taskiq.receiver import Receiver
 from taskiq_redis import RedisStreamBroker
 
 from ..models import ScraperError
+from .coordinate import Delivery
 from .messages import (
     BadMessage,
     HostResult,
@@ -89,6 +90,11 @@ _EXTEND = "if redis.call('get', KEYS[1]) == ARGV[1] then " \
 _RELEASE = ("if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]); "
             "if tonumber(ARGV[2]) > 0 then redis.call('set', KEYS[2], 1, 'px', ARGV[2]) end; "
             "return 1 else return 0 end")
+
+
+_SEND = ("if redis.call('exists', KEYS[2]) == 1 then return 0 end; "
+         "redis.call('xadd', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 3)); "
+         "redis.call('set', KEYS[2], 1, 'EX', ARGV[2]); return 1")
 
 
 class Lease:
@@ -220,25 +226,27 @@ class RedisQueue:
         except (RedisError, OSError) as err:
             raise _unavailable(self.url, err) from None
 
-    async def receive(self, timeout: float) -> list[tuple[str, HostResult | BadMessage]]:
+    async def receive(self, timeout: float) -> list[Delivery]:
         """Results not stored yet: first those a killed coordinator read and never
-        acknowledged, then new ones (waiting up to ``timeout`` s for one)."""
+        acknowledged (``redelivered``), then new ones (waiting up to ``timeout`` s)."""
         try:
             found = await self.redis.xreadgroup(COORDINATOR, COORDINATOR, {RESULTS: "0"},
                                                 count=20)
-            if not (found and found[0][1]):
+            again = bool(found and found[0][1])
+            if not again:
                 found = await self.redis.xreadgroup(
                     COORDINATOR, COORDINATOR, {RESULTS: ">"}, count=20,
                     block=int(timeout * 1000) if timeout > 0 else None)
         except (RedisError, OSError) as err:
             raise _unavailable(self.url, err) from None
-        out: list[tuple[str, HostResult | BadMessage]] = []
+        out: list[Delivery] = []
         for _, messages in found or []:
             for message_id, fields in messages:
                 try:
-                    out.append((message_id.decode(), decode_result(fields)))
+                    result: HostResult | BadMessage = decode_result(fields)
                 except BadMessage as err:
-                    out.append((message_id.decode(), err))
+                    result = err
+                out.append(Delivery(message_id.decode(), result, again))
         return out
 
     async def ack(self, message_id: str) -> None:
@@ -308,11 +316,10 @@ def host_task_function(redis: Redis, run: RunTask, *, schema: int, code: str,
                 except Exception as exc:  # a bug: every URL fails, none is lost in silence
                     log.exception("host task for %s failed", task.host)
                     result = failed_result(task, f"worker error: {type(exc).__name__}: {exc}")
-            async with redis.pipeline(transaction=True) as pipe:
-                pipe.xadd(RESULTS, encode_result(result),  # type: ignore[arg-type]
-                          maxlen=MAX_STREAM, approximate=True)
-                pipe.set(f"scraper:done:{task.id}", 1, ex=DONE_TTL)
-                await pipe.execute()
+            fields = [x for pair in encode_result(result).items() for x in pair]
+            # one copy of a task's result, even if a copy of the task ran meanwhile
+            await redis.eval(_SEND, 2, RESULTS, f"scraper:done:{task.id}", MAX_STREAM,
+                             DONE_TTL, *fields)
         finally:
             for host, lease in leases.items():
                 await lease.release(delays.get(host, task.delay))

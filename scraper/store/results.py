@@ -4,8 +4,11 @@ A result can reach the coordinator twice (a coordinator killed between committin
 and acknowledging it reads it again) or late (a task redelivered after its worker was
 thought dead, while a newer check of the same article was stored). So, per fetch:
 
-- **duplicate**: a ``fetches`` row with the same URL, start time and duration is already
-  there → nothing is stored (``None``);
+- **duplicate**: a result delivered again (``redelivered``: its coordinator died between
+  committing it and acknowledging it) whose ``fetches`` row (URL, start, duration, status,
+  final URL) is already there → nothing is stored (``None``). Only redelivered results are
+  checked: two real fetches of a URL can share a second and a duration, and the check
+  would then drop the second one;
 - **stale**: the article was checked after this fetch started → only the fetch row is
   logged (outcome ``unchanged``); no version, no validators, no schedule change, so an
   old A after A→B never becomes a third version A;
@@ -24,11 +27,15 @@ from ..schedule import DEFAULT_SCHEDULE
 from .archive import Archive, SaveResult, Schedule
 
 
-def already_stored(archive: Archive, fetch: dict[str, Any]) -> bool:
-    """Is this fetch (URL, start, duration) already logged? Then its result was stored."""
+def already_stored(archive: Archive, fetch: dict[str, Any], redelivered: bool = True) -> bool:
+    """Is this fetch already logged (a redelivered result that was stored)?"""
+    if not redelivered:
+        return False
     row = archive.db.conn.execute(
-        "SELECT 1 FROM fetches WHERE url = ? AND started_at = ? AND elapsed_ms IS ? LIMIT 1",
-        [fetch["url"], fetch["started_at"], fetch.get("elapsed_ms")]).fetchone()
+        "SELECT 1 FROM fetches WHERE url = ? AND started_at = ? AND elapsed_ms IS ?"
+        " AND status IS ? AND final_url IS ? LIMIT 1",
+        [fetch["url"], fetch["started_at"], fetch.get("elapsed_ms"), fetch.get("status"),
+         fetch.get("final_url")]).fetchone()
     return row is not None
 
 
@@ -43,10 +50,10 @@ def checked_after(archive: Archive, key: str, started_at: str) -> int | None:
 def store_page(archive: Archive, article: Article, page: Page, *, site_name: str, key: str,
                fetched_at: str, raw_hash: str | None, fetch: dict[str, Any],
                extractor: str | None, schedule: Schedule = DEFAULT_SCHEDULE,
-               ) -> SaveResult | None:
+               redelivered: bool = False) -> SaveResult | None:
     """Store an extracted page as ``Archive.save`` does, unless duplicate (None) or stale
     (fetch row only, reported as unchanged against the latest version)."""
-    if already_stored(archive, fetch):
+    if already_stored(archive, fetch, redelivered):
         return None
     stale = checked_after(archive, key, fetched_at)
     if stale is not None:
@@ -62,10 +69,10 @@ def store_page(archive: Archive, article: Article, page: Page, *, site_name: str
 def store_check(archive: Archive, key: str, *, outcome: Outcome, checked_at: str,
                 fetch: dict[str, Any], state: str | None = None, etag: str | None = None,
                 last_modified: str | None = None, schedule: Schedule = DEFAULT_SCHEDULE,
-                ) -> bool:
+                redelivered: bool = False) -> bool:
     """Record a check that stored nothing (304, same bytes, a failure of a known article) as
     ``Archive.mark_checked`` does; False when the fetch was stored already (duplicate)."""
-    if already_stored(archive, fetch):
+    if already_stored(archive, fetch, redelivered):
         return False
     row = {**fetch, "outcome": outcome.value}
     stale = checked_after(archive, key, checked_at)
@@ -77,9 +84,10 @@ def store_check(archive: Archive, key: str, *, outcome: Outcome, checked_at: str
     return True
 
 
-def store_fetch(archive: Archive, fetch: dict[str, Any], outcome: Outcome) -> bool:
+def store_fetch(archive: Archive, fetch: dict[str, Any], outcome: Outcome,
+                redelivered: bool = False) -> bool:
     """Log a fetch of no known article (a new URL that failed); False when a duplicate."""
-    if already_stored(archive, fetch):
+    if already_stored(archive, fetch, redelivered):
         return False
     archive.record_fetch(**{**fetch, "outcome": outcome.value})
     return True
