@@ -132,13 +132,13 @@ class Lease:
 
 
 @asynccontextmanager
-async def holding(leases: dict[str, Lease]) -> AsyncIterator[None]:
-    """Extend every lease in ``leases`` (filled as hosts are claimed) until the block ends."""
+async def holding(leases: dict[str, Lease], ttl: float) -> AsyncIterator[None]:
+    """Extend every lease in ``leases`` (filled as hosts are claimed) until the block ends,
+    every third of ``ttl`` (the shortest lease's)."""
 
     async def keep() -> None:
         while True:
-            await asyncio.sleep(LEASE_TTL / 3 if not leases else
-                                min(lease.ttl for lease in leases.values()) / 3)
+            await asyncio.sleep(ttl / 3)
             for lease in list(leases.values()):
                 if not await lease.extend():
                     log.warning("lost the lease of %s (expired): another task may run it",
@@ -154,33 +154,64 @@ async def holding(leases: dict[str, Lease]) -> AsyncIterator[None]:
 # ---- the broker --------------------------------------------------------------------------
 
 class _Broker(RedisStreamBroker):
-    """RedisStreamBroker that reclaims a dead consumer's tasks even when no new task comes.
+    """RedisStreamBroker that keeps a running task its own and reclaims a dead worker's.
 
-    taskiq-redis 1.2.4's ``listen`` runs XAUTOCLAIM only after XREADGROUP returned new
-    messages (``if not fetched: continue``), so the last task of a run, held by a worker
-    that was killed, would wait forever for a next task. Here every round claims.
+    - taskiq-redis 1.2.4's ``listen`` runs XAUTOCLAIM only after XREADGROUP returned new
+      messages (``if not fetched: continue``), so the last task of a run, held by a worker
+      that was killed, would wait forever for a next task. Here every round claims.
+    - A task running longer than ``idle_timeout`` would be claimed by another worker while
+      it runs. Here a heartbeat re-claims (XCLAIM JUSTID, idle time back to 0) the
+      messages this worker holds, every third of ``idle_timeout``: only a dead worker's
+      messages go idle.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._held: set[bytes] = set()
+
+    def _mine(self, message_id: bytes, stream: Any) -> Callable[[], Awaitable[None]]:
+        self._held.add(message_id)
+        ack = self._ack_generator(message_id, stream)  # type: ignore[arg-type]
+
+        async def done() -> None:
+            await ack()
+            self._held.discard(message_id)
+
+        return done
+
+    async def _heartbeat(self, redis: Redis) -> None:
+        while True:
+            await asyncio.sleep(self.idle_timeout / 3000)
+            if self._held:
+                await redis.xclaim(self.queue_name, self.consumer_group_name,
+                                   self.consumer_name, min_idle_time=0,
+                                   message_ids=list(self._held), justid=True)
 
     async def listen(self) -> AsyncGenerator[AckableMessage, None]:  # type: ignore[override]
         async with Redis(connection_pool=self.connection_pool) as redis:
-            while True:
-                fetched = await redis.xreadgroup(
-                    self.consumer_group_name, self.consumer_name, {self.queue_name: ">"},
-                    block=self.block, noack=False, count=self.count)
-                for stream, messages in fetched or []:
-                    for message_id, message in messages:
-                        yield AckableMessage(data=message[b"data"],
-                                             ack=self._ack_generator(message_id, stream))
-                claimed = await redis.xautoclaim(
-                    self.queue_name, self.consumer_group_name, self.consumer_name,
-                    min_idle_time=self.idle_timeout, count=self.unacknowledged_batch_size)
-                for message_id, message in claimed[1]:
-                    if message:  # None: trimmed from the stream meanwhile
-                        log.info("taking over task %s of a worker that stopped answering",
-                                 message_id)
-                        yield AckableMessage(data=message[b"data"],
-                                             ack=self._ack_generator(message_id,
-                                                                     self.queue_name))
+            heartbeat = asyncio.ensure_future(self._heartbeat(redis))
+            try:
+                while True:
+                    if heartbeat.done():
+                        heartbeat.result()  # Redis went away: raise it here
+                    fetched = await redis.xreadgroup(
+                        self.consumer_group_name, self.consumer_name, {self.queue_name: ">"},
+                        block=self.block, noack=False, count=self.count)
+                    for stream, messages in fetched or []:
+                        for message_id, message in messages:
+                            yield AckableMessage(data=message[b"data"],
+                                                 ack=self._mine(message_id, stream))
+                    claimed = await redis.xautoclaim(
+                        self.queue_name, self.consumer_group_name, self.consumer_name,
+                        min_idle_time=self.idle_timeout, count=self.unacknowledged_batch_size)
+                    for message_id, message in claimed[1]:
+                        if message:  # None: trimmed from the stream meanwhile
+                            log.info("taking over task %s of a worker that stopped answering",
+                                     message_id)
+                            yield AckableMessage(data=message[b"data"],
+                                                 ack=self._mine(message_id, self.queue_name))
+            finally:
+                heartbeat.cancel()
 
 
 def make_broker(url: str, *, idle_timeout: float = IDLE_TIMEOUT,
@@ -310,7 +341,7 @@ def host_task_function(redis: Redis, run: RunTask, *, schema: int, code: str,
 
         delays: dict[str, float] = {}
         try:
-            async with holding(leases):
+            async with holding(leases, max(lease_ttl, 2 * task.delay)):
                 try:
                     result, delays = await run(task, claim)
                 except Exception as exc:  # a bug: every URL fails, none is lost in silence

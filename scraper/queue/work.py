@@ -67,10 +67,18 @@ class Pacer:
             if host not in self._next:
                 left = await self._claim(host)
                 self._next[host] = time.monotonic() + left
-            wait = self._next[host] - time.monotonic()
-            if wait > 0:
+            # a loop: sent() may push the time back while we wait
+            while (wait := self._next[host] - time.monotonic()) > 0:
                 await self._sleep(wait)
             self._next[host] = time.monotonic() + self.delay(host)
+
+    def sent(self, host: str) -> None:
+        """The request has left (its head is written): the delay counts from now too.
+
+        The first request of a client spends tens of milliseconds setting up before its
+        bytes leave; counted from its turn only, the host would see the next one early.
+        """
+        self._next[host] = max(self._next.get(host, 0.0), time.monotonic() + self.delay(host))
 
     def hosts(self) -> dict[str, float]:
         """The hosts claimed, each with the seconds its delay still runs (for the release)."""
@@ -86,7 +94,17 @@ class PoliteTransport(httpx.AsyncBaseTransport):
         self.inner = inner or httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await self.pacer.turn(request.url.host)
+        host = request.url.host
+        await self.pacer.turn(host)
+        traced = request.extensions.get("trace")
+
+        async def trace(event: str, info: dict[str, Any]) -> None:
+            if event.endswith("send_request_headers.complete"):
+                self.pacer.sent(host)
+            if traced is not None:
+                await traced(event, info)
+
+        request.extensions = {**request.extensions, "trace": trace}
         return await self.inner.handle_async_request(request)
 
     async def aclose(self) -> None:
