@@ -176,7 +176,7 @@ def test_a_worker_task_sends_its_result_once_and_releases_its_leases(
 
     async def run(t: HostTask, claim: Any) -> tuple[HostResult, dict[str, float]]:
         calls.append(t.id)
-        assert await claim(t.host) == 0.0
+        assert await claim.claim(t.host) == 0.0
         assert await redis.exists(f"scraper:lease:{t.host}")  # held while it runs
         return HostResult(t.id, t.host, t.schema, t.code, urls=(page_result(),)), {t.host: 30.0}
 

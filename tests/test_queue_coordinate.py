@@ -20,7 +20,7 @@ from scraper.queue import versions
 from scraper.queue.coordinate import Delivery, NoWorkers, run_queued
 from scraper.queue.messages import HostResult, HostTask, decode_result, decode_task, encode_result, \
     encode_task
-from scraper.queue.work import runner
+from scraper.queue.work import Unshared, runner
 from scraper.sites import declare, site_named
 from scraper.store import Archive
 
@@ -41,10 +41,7 @@ class FakeQueue:
         task = decode_task(json.loads(json.dumps(encode_task(task))))
         self.tasks.append(task)
 
-        async def claim(host: str) -> float:
-            return 0.0
-
-        result, _ = await self.run(task, claim)
+        result, _ = await self.run(task, Unshared())
         if self.alter:
             result = self.alter(result)
         for copy in range(self.copies):  # a copy is what a killed coordinator left unacked

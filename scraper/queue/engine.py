@@ -131,24 +131,48 @@ class Lease:
                                           int(delay_left * 1000)))
 
 
-@asynccontextmanager
-async def holding(leases: dict[str, Lease], ttl: float) -> AsyncIterator[None]:
-    """Extend every lease in ``leases`` (filled as hosts are claimed) until the block ends,
-    every third of ``ttl`` (the shortest lease's)."""
+class HostLeases:
+    """The leases of one task's hosts (``work.Claims``): taken as hosts are first asked
+    for, extended every third of their TTL while the task runs, released at its end."""
 
-    async def keep() -> None:
-        while True:
-            await asyncio.sleep(ttl / 3)
-            for lease in list(leases.values()):
-                if not await lease.extend():
-                    log.warning("lost the lease of %s (expired): another task may run it",
-                                lease.host)
+    def __init__(self, redis: Redis, ttl: float) -> None:
+        self.redis, self.ttl = redis, ttl
+        self.leases: dict[str, Lease] = {}
+        self.lost: set[str] = set()
 
-    keeper = asyncio.ensure_future(keep())
-    try:
-        yield
-    finally:
-        keeper.cancel()
+    async def claim(self, host: str) -> float:
+        lease = Lease(self.redis, host, ttl=self.ttl)
+        left = await lease.acquire()
+        self.leases[host] = lease
+        self.lost.discard(host)
+        return left
+
+    def held(self, host: str) -> bool:
+        return host not in self.lost
+
+    @asynccontextmanager
+    async def kept(self) -> AsyncIterator[None]:
+        """Extend the leases until the block ends."""
+
+        async def keep() -> None:
+            while True:
+                await asyncio.sleep(self.ttl / 3)
+                for host, lease in list(self.leases.items()):
+                    if not await lease.extend():  # this process stalled longer than the TTL
+                        log.warning("the lease of %s lapsed: waiting for it again", host)
+                        del self.leases[host]
+                        self.lost.add(host)
+
+        keeper = asyncio.ensure_future(keep())
+        try:
+            yield
+        finally:
+            keeper.cancel()
+
+    async def release(self, delays: dict[str, float], default: float) -> None:
+        """Give every lease back, each with what its host's delay still asks."""
+        for host, lease in self.leases.items():
+            await lease.release(delays.get(host, default))
 
 
 # ---- the broker --------------------------------------------------------------------------
@@ -304,8 +328,7 @@ async def _group(redis: Redis, stream: str, group: str) -> None:
 
 # ---- the worker's side --------------------------------------------------------------------
 
-RunTask = Callable[[HostTask, Callable[[str], Awaitable[float]]], Awaitable[tuple[HostResult,
-                                                                                  dict[str, float]]]]
+RunTask = Callable[[HostTask, "HostLeases"], Awaitable[tuple[HostResult, dict[str, float]]]]
 
 
 def host_task_function(redis: Redis, run: RunTask, *, schema: int, code: str,
@@ -316,7 +339,7 @@ def host_task_function(redis: Redis, run: RunTask, *, schema: int, code: str,
 
     A task for another schema or extractor is ``requeue``d for a matching worker and
     ``refuse``d (the worker stops). A copy of a finished task does nothing. Otherwise:
-    ``run(task, claim)`` under the leases it claims, its result put on the results stream
+    ``run(task, leases)`` under the leases it claims, its result put on the results stream
     with the task's "done" mark in one transaction, then the leases released with what each
     host's delay still asks.
     """
@@ -331,19 +354,12 @@ def host_task_function(redis: Redis, run: RunTask, *, schema: int, code: str,
             return
         if await redis.exists(f"scraper:done:{task.id}"):
             return  # a copy of a task finished already (redelivered before its ack)
-        leases: dict[str, Lease] = {}
-
-        async def claim(host: str) -> float:
-            lease = Lease(redis, host, ttl=max(lease_ttl, 2 * task.delay))
-            left = await lease.acquire()
-            leases[host] = lease
-            return left
-
+        leases = HostLeases(redis, max(lease_ttl, 2 * task.delay))
         delays: dict[str, float] = {}
         try:
-            async with holding(leases, max(lease_ttl, 2 * task.delay)):
+            async with leases.kept():
                 try:
-                    result, delays = await run(task, claim)
+                    result, delays = await run(task, leases)
                 except Exception as exc:  # a bug: every URL fails, none is lost in silence
                     log.exception("host task for %s failed", task.host)
                     result = failed_result(task, f"worker error: {type(exc).__name__}: {exc}")
@@ -352,8 +368,7 @@ def host_task_function(redis: Redis, run: RunTask, *, schema: int, code: str,
             await redis.eval(_SEND, 2, RESULTS, f"scraper:done:{task.id}", MAX_STREAM,
                              DONE_TTL, *fields)
         finally:
-            for host, lease in leases.items():
-                await lease.release(delays.get(host, task.delay))
+            await leases.release(delays, task.delay)
 
     return host_task
 
@@ -361,7 +376,7 @@ def host_task_function(redis: Redis, run: RunTask, *, schema: int, code: str,
 async def run_worker(url: str, run: RunTask, *, schema: int, code: str, hosts: int = 8,
                      idle_timeout: float = IDLE_TIMEOUT, lease_ttl: float = LEASE_TTL,
                      stop: asyncio.Event | None = None) -> None:
-    """Take host tasks until ``stop`` is set: ``run(task, claim)`` does the work and returns
+    """Take host tasks until ``stop`` is set: ``run(task, leases)`` does the work and returns
     the result and, per host it claimed, the seconds its delay still runs.
 
     A task for another schema or extractor is put back for a matching worker and this one

@@ -6,7 +6,7 @@ extracts them, and returns a ``HostResult``; what the archive must decide (ident
 
 Politeness: every request the client sends (robots.txt, feeds, sitemaps, pages, retries,
 redirect hops) passes ``PoliteTransport``, which waits for the host's turn in a ``Pacer``:
-the host's lease (``claim``, held across machines, see ``engine.Lease``) and then the delay
+the host's lease (``Claims``, held across machines: ``engine.HostLeases``) and then the delay
 since the last request to it, stretched to robots.txt's Crawl-delay.
 """
 
@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, replace
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -35,19 +35,34 @@ from .messages import HostResult, HostTask, Job, UrlResult
 
 log = logging.getLogger("scraper.queue")
 
-# claim(host) waits for the host's lease and returns the seconds still to wait before its
-# first request (what the last holder's delay left)
-Claim = Callable[[str], Awaitable[float]]
+class Claims(Protocol):
+    """Hosts held across machines (``engine.HostLeases``)."""
+
+    async def claim(self, host: str) -> float:
+        """Wait for the host's lease; the seconds the last holder's delay still asks."""
+
+    def held(self, host: str) -> bool:
+        """False once the lease has lapsed (this worker stalled): claim it again."""
+
+
+class Unshared:
+    """Claims for one process alone (tests, a local run): every host is free at once."""
+
+    async def claim(self, host: str) -> float:
+        return 0.0
+
+    def held(self, host: str) -> bool:
+        return True
 
 
 class Pacer:
     """Per host: the lease first, then at least ``delay`` seconds between request starts."""
 
-    def __init__(self, delay: float, claim: Claim,
+    def __init__(self, delay: float, claims: Claims,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
         self.default_delay = delay
         self.delays: dict[str, float] = {}
-        self._claim = claim
+        self._claims = claims
         self._sleep = sleep
         self._next: dict[str, float] = {}  # host → monotonic time of its next allowed start
         self._locks: dict[str, asyncio.Lock] = {}
@@ -64,9 +79,9 @@ class Pacer:
         """Wait until a request to ``host`` may start; the next one waits the delay."""
         lock = self._locks.setdefault(host, asyncio.Lock())
         async with lock:
-            if host not in self._next:
-                left = await self._claim(host)
-                self._next[host] = time.monotonic() + left
+            if host not in self._next or not self._claims.held(host):
+                left = await self._claims.claim(host)
+                self._next[host] = max(self._next.get(host, 0.0), time.monotonic() + left)
             # a loop: sent() may push the time back while we wait
             while (wait := self._next[host] - time.monotonic()) > 0:
                 await self._sleep(wait)
@@ -204,13 +219,13 @@ async def fetch_one(client: httpx.AsyncClient, job: Job, site: Site, policy: Fet
 
 def runner(extractor: Extractor = extract_inline,
            transport: httpx.AsyncBaseTransport | None = None) -> Callable[..., Any]:
-    """The worker's ``run(task, claim)``: a polite client per task; returns the result and
+    """The worker's ``run(task, claims)``: a polite client per task; returns the result and
     the seconds each claimed host's delay still runs."""
     from ..extract import extractor_id
     from ..fetch import make_client
 
-    async def run(task: HostTask, claim: Claim) -> tuple[HostResult, dict[str, float]]:
-        pacer = Pacer(task.delay, claim)
+    async def run(task: HostTask, claims: Claims) -> tuple[HostResult, dict[str, float]]:
+        pacer = Pacer(task.delay, claims)
         async with make_client(policy_for(None), transport=PoliteTransport(pacer, transport)
                                ) as client:
             result = await run_host_task(task, client, pacer, extractor=extractor,
