@@ -14,6 +14,7 @@ import click
 from .archiving import archive, extract_command
 from .crawling import crawl, discover
 from .errors import ScraperGroup, StampedFormatter
+from .exporting import export_command
 from .reading import diff, history, show
 from .reextracting import reextract
 from .site_list import sites
@@ -42,7 +43,7 @@ def _serve() -> click.Command:
 
 
 for command in (archive, history, show, diff, extract_command, crawl, discover, sites,
-                stats, forget, reextract, worker, _serve()):
+                stats, forget, reextract, export_command, worker, _serve()):
     cli.add_command(command)
 
 
