@@ -11,7 +11,6 @@ from typing import Any
 
 import fakeredis
 import pytest
-from server import Response, TestServer
 from taskiq import InMemoryBroker
 
 from scraper.models import Article, Outcome, Page

@@ -18,8 +18,14 @@ from scraper.config import Config, parse_config
 from scraper.crawl import CrawlReport, run_crawl
 from scraper.queue import versions
 from scraper.queue.coordinate import Delivery, NoWorkers, run_queued
-from scraper.queue.messages import HostResult, HostTask, decode_result, decode_task, encode_result, \
-    encode_task
+from scraper.queue.messages import (
+    HostResult,
+    HostTask,
+    decode_result,
+    decode_task,
+    encode_result,
+    encode_task,
+)
 from scraper.queue.work import Unshared, runner
 from scraper.sites import declare, site_named
 from scraper.store import Archive

@@ -15,7 +15,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
 from ..config import Config
@@ -89,7 +89,6 @@ def discovery_host(site: Site) -> str | None:
 def plan(archive: Archive, config: Config, sites: list[Site], now: datetime) -> Plan:
     """Discovery of every site that has feeds, sitemaps or domains, and the due re-checks."""
     work = Plan()
-    planned_urls: set[str] = set()
     for site in sites:
         if (host := discovery_host(site)) is not None:
             work.discover[host].append(site.name)
@@ -185,7 +184,7 @@ async def run_queued(archive: Archive, config: Config, sites: list[Site], queue:
     deadline = clock + max_time if max_time else None
     by_name = {s.name: s for s in sites}
     refused: set[tuple[int, str]] = set()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     taken_down = tombstones(archive)
     work = Plan()
     planned_urls: set[str] = set()

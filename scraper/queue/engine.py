@@ -218,14 +218,14 @@ class _Broker(RedisStreamBroker):
                 while True:
                     if heartbeat.done():
                         heartbeat.result()  # Redis went away: raise it here
-                    fetched = await redis.xreadgroup(
+                    fetched: Any = await redis.xreadgroup(
                         self.consumer_group_name, self.consumer_name, {self.queue_name: ">"},
                         block=self.block, noack=False, count=self.count)
                     for stream, messages in fetched or []:
                         for message_id, message in messages:
                             yield AckableMessage(data=message[b"data"],
                                                  ack=self._mine(message_id, stream))
-                    claimed = await redis.xautoclaim(
+                    claimed: Any = await redis.xautoclaim(
                         self.queue_name, self.consumer_group_name, self.consumer_name,
                         min_idle_time=self.idle_timeout, count=self.unacknowledged_batch_size)
                     for message_id, message in claimed[1]:
@@ -284,6 +284,7 @@ class RedisQueue:
     async def receive(self, timeout: float) -> list[Delivery]:
         """Results not stored yet: first those a killed coordinator read and never
         acknowledged (``redelivered``), then new ones (waiting up to ``timeout`` s)."""
+        found: Any
         try:
             found = await self.redis.xreadgroup(COORDINATOR, COORDINATOR, {RESULTS: "0"},
                                                 count=20)

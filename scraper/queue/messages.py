@@ -15,7 +15,6 @@ zstd-compressed bytes of the N-th URL's page (``scraper.store.codec``), stored a
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -58,7 +57,7 @@ class HostTask:
     discover: tuple[str, ...] = ()  # site names whose feeds and sitemaps to read
     delay: float = 1.0
     concurrency: int = 1
-    user_agents: dict[str, str | None] = field(default_factory=dict)  # per site, None: default
+    user_agents: dict[str, str] = field(default_factory=dict)  # per site, as resolved
     max_time: float = 300.0         # the rest comes back as ``left``: a continuation
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 

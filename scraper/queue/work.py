@@ -35,6 +35,8 @@ from .messages import HostResult, HostTask, Job, UrlResult
 
 log = logging.getLogger("scraper.queue")
 
+ROBOTS_TTL = 900.0  # s a worker keeps robots.txt rules: about one cron period
+
 class Claims(Protocol):
     """Hosts held across machines (``engine.HostLeases``)."""
 
@@ -224,12 +226,18 @@ def runner(extractor: Extractor = extract_inline,
     from ..extract import extractor_id
     from ..fetch import make_client
 
+    # robots.txt is read once per ROBOTS_TTL, not once per task (a host has several a run)
+    robots, since = Robots(), time.monotonic()
+
     async def run(task: HostTask, claims: Claims) -> tuple[HostResult, dict[str, float]]:
+        nonlocal robots, since
+        if time.monotonic() - since > ROBOTS_TTL:
+            robots, since = Robots(), time.monotonic()
         pacer = Pacer(task.delay, claims)
         async with make_client(policy_for(None), transport=PoliteTransport(pacer, transport)
                                ) as client:
             result = await run_host_task(task, client, pacer, extractor=extractor,
-                                         extractor_id=extractor_id)
+                                         extractor_id=extractor_id, robots=robots)
         return result, pacer.hosts()
 
     return run
