@@ -273,3 +273,42 @@ def test_a_stale_check_keeps_the_newer_validators(archive: Archive) -> None:
     row = archive.find_article(URL, "k1")
     assert row is not None and row["etag"] == '"v1"' and row["check_count"] == 1
     assert counts(archive) == (1, 2)
+
+
+# ---- configuration and command line ------------------------------------------------------
+
+def test_the_queue_can_be_set_in_the_config_and_a_bad_one_is_refused() -> None:
+    from scraper.config import parse_config
+    from scraper.models import UsageError
+
+    assert parse_config({"crawl": {"queue": "redis://q.example:6379/2"}}).queue == (
+        "redis://q.example:6379/2")
+    assert parse_config({}).queue is None
+    with pytest.raises(UsageError, match=r"\[crawl\] queue must be a Redis URL"):
+        parse_config({"crawl": {"queue": "http://q.example/"}})
+
+
+@pytest.mark.parametrize("command", [["crawl", "--db", "{tmp}/a.db"], ["worker"]])
+def test_a_queue_that_is_not_a_redis_url_is_a_usage_error(command: list[str],
+                                                          tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from scraper.cli import cli
+
+    args = [a.replace("{tmp}", str(tmp_path)) for a in command] + ["--queue", "http://x/"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2
+    assert "not a Redis URL" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "a.db").exists()
+
+
+def test_a_plain_crawl_does_not_import_the_queue_engine() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, scraper.cli, scraper.crawl; "
+            "print(sorted(m for m in ('taskiq', 'redis', 'scraper.queue.engine') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

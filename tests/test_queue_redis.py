@@ -324,3 +324,18 @@ def _results_waiting(redis: RedisServer) -> int:
             time.sleep(0.01)
     finally:
         client.close()
+
+
+def test_a_worker_of_another_version_refuses_to_start_in_one_line(
+        tmp_path: Path, redis: RedisServer) -> None:
+    import redis as redis_py
+
+    client = redis_py.Redis.from_url(redis.url)
+    client.set("scraper:handshake", json.dumps({"schema": 1, "code": "scraper 0.0.1 old"}))
+    client.close()
+    proc = subprocess.run([sys.executable, "-m", "scraper", "worker", "--queue", redis.url,
+                           "--processes", "0"], capture_output=True, text=True,
+                          timeout=FAILSAFE, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert "the coordinator runs schema 1, extractor scraper 0.0.1 old" in proc.stderr
