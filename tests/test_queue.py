@@ -18,6 +18,7 @@ from scraper.queue import versions
 from scraper.queue.engine import (
     RESULTS,
     TASK_NAME,
+    HostBusy,
     Lease,
     VersionMismatch,
     host_task_function,
@@ -122,9 +123,11 @@ def test_a_host_lease_has_one_holder_and_only_its_owner_extends_or_releases_it(
         assert await mine.release(delay_left=1.5)
         assert not await mine.release()  # not twice
         # the next holder learns what the delay still asks
-        left = await theirs.acquire()
+        left = await theirs.acquire(timeout=5)
         assert 1.0 < left <= 1.5
         assert await Lease(redis, "b.example").try_acquire()  # hosts are independent
+        with pytest.raises(HostBusy, match="a.example stayed busy"):
+            await mine.acquire(timeout=0)  # never waits for ever (two tasks, two hosts)
 
     asyncio.run(go())
 

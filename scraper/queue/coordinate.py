@@ -38,6 +38,7 @@ log = logging.getLogger("scraper.queue")
 MAX_URLS = 50      # URLs per host task; the rest follows as the next task for that host
 TASK_TIME = 300.0  # seconds a host task may take; what is not started by then comes back
 STALL = 900.0      # no result for this long (and no --max-time): the workers are gone
+GRACE = 60.0       # s past --max-time to wait for tasks in flight (their last fetches)
 
 
 class Delivery(NamedTuple):
@@ -245,8 +246,10 @@ async def run_queued(archive: Archive, config: Config, sites: list[Site], queue:
     async def send(host: str) -> None:
         if host in work.inflight.values() or (deadline and time.monotonic() >= deadline):
             return
+        # a task ends by the deadline: what it has not started then comes back as left
+        budget = min(task_time, max(1.0, deadline - time.monotonic())) if deadline else task_time
         task = next_task(work, host, config, by_name, schema=schema, code=code,
-                         max_urls=max_urls, task_time=task_time)
+                         max_urls=max_urls, task_time=budget)
         if task is not None:
             await queue.send(task)
             work.inflight[task.id] = host
@@ -263,7 +266,7 @@ async def run_queued(archive: Archive, config: Config, sites: list[Site], queue:
         await send(host)
     quiet_since = time.monotonic()
     while work.inflight:
-        limit = (deadline + task_time) if deadline else quiet_since + stall
+        limit = (deadline + GRACE) if deadline else quiet_since + stall
         if time.monotonic() >= limit:
             if deadline:
                 report.status = CrawlStatus.TIMED_OUT

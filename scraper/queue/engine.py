@@ -24,6 +24,7 @@ import asyncio
 import json
 import logging
 import os
+import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -65,6 +66,10 @@ DONE_TTL = 86_400      # s a finished task's id is remembered
 
 class QueueUnavailable(ScraperError):
     """Redis cannot be reached, or answered with an error."""
+
+
+class HostBusy(ScraperError):
+    """A host's lease stayed with another task for longer than this task could wait."""
 
 
 class VersionMismatch(ScraperError):
@@ -111,10 +116,16 @@ class Lease:
         return bool(await self.redis.set(self.key, self.token, nx=True,
                                          px=int(self.ttl * 1000)))
 
-    async def acquire(self, poll: float = 0.1,
+    async def acquire(self, timeout: float, poll: float = 0.1,
                       sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> float:
-        """Wait for the lease; returns the seconds the last holder's delay still asks."""
+        """Wait for the lease (HostBusy after ``timeout`` s); returns the seconds the last
+        holder's delay still asks."""
+        give_up = time.monotonic() + timeout
         while not await self.try_acquire():
+            if time.monotonic() >= give_up:
+                # two tasks each holding a host the other needs (a feed on another host)
+                # must not wait for each other for ever
+                raise HostBusy(f"{self.host} stayed busy with another task for {timeout:g} s")
             await sleep(poll)  # another holder's task runs: its end is not announced
         left = await self.redis.pttl(self.pace_key)
         return max(0, left) / 1000
@@ -135,14 +146,14 @@ class HostLeases:
     """The leases of one task's hosts (``work.Claims``): taken as hosts are first asked
     for, extended every third of their TTL while the task runs, released at its end."""
 
-    def __init__(self, redis: Redis, ttl: float) -> None:
-        self.redis, self.ttl = redis, ttl
+    def __init__(self, redis: Redis, ttl: float, wait: float) -> None:
+        self.redis, self.ttl, self.wait = redis, ttl, wait
         self.leases: dict[str, Lease] = {}
         self.lost: set[str] = set()
 
     async def claim(self, host: str) -> float:
         lease = Lease(self.redis, host, ttl=self.ttl)
-        left = await lease.acquire()
+        left = await lease.acquire(self.wait)
         self.leases[host] = lease
         self.lost.discard(host)
         return left
@@ -355,7 +366,7 @@ def host_task_function(redis: Redis, run: RunTask, *, schema: int, code: str,
             return
         if await redis.exists(f"scraper:done:{task.id}"):
             return  # a copy of a task finished already (redelivered before its ack)
-        leases = HostLeases(redis, max(lease_ttl, 2 * task.delay))
+        leases = HostLeases(redis, max(lease_ttl, 2 * task.delay), wait=task.max_time)
         delays: dict[str, float] = {}
         try:
             async with leases.kept():
