@@ -60,6 +60,7 @@ class HostTask:
     user_agents: dict[str, str] = field(default_factory=dict)  # per site, as resolved
     max_time: float = 300.0         # the rest comes back as ``left``: a continuation
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    sent: float = 0.0               # epoch seconds when the coordinator sent it (for logs)
 
 
 def encode_task(task: HostTask) -> dict[str, Any]:
@@ -69,7 +70,7 @@ def encode_task(task: HostTask) -> dict[str, Any]:
             "jobs": [_compact(asdict(job)) for job in task.jobs],
             "settings": {"delay": task.delay, "concurrency": task.concurrency,
                          "user_agents": task.user_agents},
-            "max_time": task.max_time}
+            "max_time": task.max_time, "sent": task.sent}
 
 
 def decode_task(data: Any) -> HostTask:
@@ -84,7 +85,8 @@ def decode_task(data: Any) -> HostTask:
                         discover=tuple(data["discover"]), delay=float(settings["delay"]),
                         concurrency=int(settings["concurrency"]),
                         user_agents=dict(settings["user_agents"]),
-                        max_time=float(data["max_time"]), id=data["id"])
+                        max_time=float(data["max_time"]), id=data["id"],
+                        sent=float(data.get("sent", 0.0)))
     except (KeyError, TypeError, ValueError) as err:
         raise BadMessage(f"malformed host task: {err}") from None
 
