@@ -218,6 +218,12 @@ def queued_run(site: Site, tmp: Path, name: str, workers: int, worker_args: list
     procs = [scraper("worker", "--queue", redis.url, "-v", *worker_args, config=config,
                      log=folder / f"worker-{i}.log") for i in range(workers)]
     try:
+        # workers are long-running services: their start (imports) is not part of a crawl
+        failsafe = time.monotonic() + 120
+        while _consumers(redis) < workers:
+            if time.monotonic() > failsafe:
+                raise SystemExit(f"{name}: the workers did not start")
+            time.sleep(0.05)
         before = redis.commands()
         started = time.monotonic()
         crawl = scraper("crawl", "--queue", redis.url, "--db", str(folder / "a.db"), "--json",
@@ -236,6 +242,11 @@ def queued_run(site: Site, tmp: Path, name: str, workers: int, worker_args: list
     waits = [int(m) for p in folder.glob("worker-*.log")
              for m in re.findall(r"(\d+) ms after it was sent", p.read_text())]
     return _row(name, site, seconds, json.loads(out), delay, commands=commands, waits=waits)
+
+
+def _consumers(redis: Redis) -> int:
+    """Workers waiting for a task (Redis 7.0 lists a consumer only once it got a message)."""
+    return int(redis.client.info("clients")["blocked_clients"])
 
 
 def local_run(site: Site, tmp: Path, name: str, delay: float) -> dict[str, Any]:
