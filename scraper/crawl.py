@@ -8,7 +8,8 @@ One run, as cron starts it::
 Per host: ``concurrency`` requests in flight and at least ``delay`` seconds (or robots.txt's
 Crawl-delay, whichever is longer) between request starts; hosts proceed in parallel. A host
 answering 403/429 several times in a row is left alone for the rest of the run. All database
-writes happen in this process's event loop thread, one short transaction at a time.
+writes happen in this process's event loop thread, the outcomes of many URLs in one
+transaction (``store.batch``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ import httpx
 
 from .config import Config, SiteSettings
 from .discover import Link, discover, select
-from .extract import extract
 from .fetch import FetchPolicy, make_client, policy_for
 from .identity import article_key
 from .models import Article, CrawlStatus, Locked, Outcome, StoreError
@@ -176,6 +176,10 @@ def pool_extractor(pool: Executor | None) -> Extractor:
     """Extraction in ``pool`` (off the event loop, one process per core), or inline."""
 
     async def extractor(html: str, url: str, site: Site) -> Article:
+        # Imported at the first page to extract, never on a run of 304s; and before the
+        # pool's first job, when its workers fork, so that they inherit it loaded.
+        from .extract import extract
+
         if pool is None:
             return extract(html, url=url, site=site)
         loop = asyncio.get_running_loop()
@@ -186,6 +190,8 @@ def pool_extractor(pool: Executor | None) -> Extractor:
 
 def _extract_job(html: str, url: str, site: Site) -> Article:
     """Runs in a worker process: extraction is CPU-bound and must stay off the event loop."""
+    from .extract import extract
+
     return extract(html, url=url, site=site)
 
 
@@ -333,7 +339,10 @@ async def work_politely(
             report.counts[outcome.outcome] += 1
             on_result(outcome)
 
-    await asyncio.gather(*(worker(host) for host, n in workers.items() for _ in range(n)))
+    # the outcomes of many URLs in one transaction, committed also when the run is
+    # interrupted (Ctrl-C, SIGTERM: the tasks are cancelled) or ends at --max-time
+    with archive.batched():
+        await asyncio.gather(*(worker(host) for host, n in workers.items() for _ in range(n)))
 
 
 async def _apply_crawl_delay(client: httpx.AsyncClient, robots: Robots, gate: HostGate,

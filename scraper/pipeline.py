@@ -9,19 +9,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable
 
 import httpx
 
-from .extract import extract, extractor_id
 from .fetch import FetchPolicy, Sleep, fetch, policy_for
 from .identity import article_key, check_http_url
 from .models import Article, ExtractError, Outcome, Page, ScraperError
 from .robots import Robots
 from .schedule import DEFAULT_SCHEDULE
 from .sites import Site, site_for
-from .store import Archive, Schedule, utc_now
+from .store import Archive, Schedule, stored_page, utc_now
 from .store.takedown import forgotten, unforget
 
 log = logging.getLogger("scraper.pipeline")
@@ -68,6 +67,8 @@ Extractor = Callable[[str, str, Site], Awaitable[Article]]
 
 async def extract_inline(html: str, url: str, site: Site) -> Article:
     """Extract in this process (one-off archiving); the crawl uses a process pool instead."""
+    from .extract import extract  # imported when a page needs it: never on a run of 304s
+
     return extract(html, url=url, site=site)
 
 
@@ -127,6 +128,12 @@ async def archive_url(
                                  last_modified=page.last_modified, schedule=schedule,
                                  fetch=fetch_row(outcome=outcome))
             return Result(url, outcome, status=page.status, article_id=known["id"])
+        stored = None
+        if known is None:
+            # A new article: its bytes will be stored, so compress them now and let them
+            # go while the page waits for extraction (a crawl holds many pages at once).
+            stored = stored_page(page)
+            page = replace(page, raw=b"")
         try:
             article = await extractor(page.html, page.final_url, site)
         except ScraperError:
@@ -141,9 +148,11 @@ async def archive_url(
             return _forgotten(url, when)  # it redirected or canonicalised to a forgotten one
         if force:
             unforget(archive, [url, page.final_url, key])  # archived again on purpose
+        from .extract import extractor_id  # loaded already: an extractor ran
+
         saved = archive.save(article, page, site_name=site.name, key=key, fetched_at=started,
                              raw_hash=raw_hash, schedule=schedule, fetch=fetch_row(),
-                             extractor=extractor_id(site))
+                             extractor=extractor_id(site), stored=stored)
         return Result(url, saved.outcome, version=saved.version, status=page.status,
                        article_id=saved.article_id)
     except ScraperError as err:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import re
 import zlib
+from functools import lru_cache
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import charset_normalizer
@@ -49,6 +50,9 @@ class OverCap(ValueError):
     """A body larger than its cap once inflated."""
 
 
+# Pure functions of a URL asked several times per fetch (the pipeline, robots.txt, each
+# redirect hop): remembered, so that a URL is parsed by httpx once, not four to six times.
+@lru_cache(maxsize=4096)
 def is_web_url(url: str) -> bool:
     """True for an http(s) URL with a host that httpx can request: the only kind we fetch.
 
@@ -95,6 +99,7 @@ def host_of(url: str) -> str:
         return ""
 
 
+@lru_cache(maxsize=4096)
 def origin(url: str) -> str:
     """``scheme://host[:port]``: the unit a robots.txt governs."""
     u = httpx.URL(url)

@@ -15,6 +15,10 @@ A job::
      "pool": false,                                # true: the real extraction process pool
      "kill_in_write": N,                           # SIGKILL itself inside its N-th write
                                                    #   transaction, before COMMIT (optional)
+     "batch_size": N,                              # writes per batch (store.batch; optional)
+     "kill_in_batch": N,                           # SIGKILL itself at its N-th batch commit,
+                                                   #   before COMMIT, saying on stderr which
+                                                   #   URLs the batch held (optional)
      "checkpoint": PAGES,                          # PRAGMA wal_autocheckpoint (optional)
      "hold_if": PATH}                              # wait to be killed before closing the
                                                    #   crawl's row if PATH exists (optional)
@@ -48,6 +52,7 @@ from scraper import crawl as crawl_module  # noqa: E402
 from scraper.extract import extract  # noqa: E402
 from scraper.sites import Site  # noqa: E402
 from scraper.store import Archive  # noqa: E402
+from scraper.store import batch as batch_module  # noqa: E402
 
 FIXTURE = Path(__file__).parent / "fixtures" / "site" / "article.html"
 HOLD_FAILSAFE = 60.0  # seconds; the kill normally comes within milliseconds
@@ -77,6 +82,54 @@ def _kill_in_write(n: int) -> None:
                 os.kill(os.getpid(), signal.SIGKILL)
 
     Archive._write = write  # type: ignore[method-assign]
+
+
+def _batches_of(size: int) -> None:
+    """Commit every ``size`` writes, and never on the timer: batches by construction."""
+    batch_module.BATCH_SIZE = size
+    batch_module.BATCH_SECONDS = 3600.0
+
+
+def _kill_in_batch(n: int) -> None:
+    """SIGKILL this process at its n-th batch commit, before COMMIT, after printing
+    ``crawl_child: killed in batch N holding URL URL ...`` on stderr."""
+    held: list[str] = []
+    commits = 0
+    original_commit = batch_module.Batch.commit
+
+    def holding(method_name: str, url_of: Any) -> None:
+        original = getattr(Archive, method_name)
+
+        def method(self: Archive, *args: Any, **kwargs: Any) -> Any:
+            # noted before the write: the write that fills a batch commits it
+            url = url_of(args, kwargs) if self._batch is not None else None
+            if url:
+                held.append(url)
+            try:
+                return original(self, *args, **kwargs)
+            except BaseException:
+                if url and held and held[-1] == url:
+                    held.pop()  # no write made
+                raise
+
+        setattr(Archive, method_name, method)
+
+    holding("save", lambda args, kwargs: args[1].url)
+    holding("mark_checked", lambda args, kwargs: kwargs["fetch"]["url"])
+    holding("record_fetch", lambda args, kwargs: args[0])
+
+    def commit(self: batch_module.Batch) -> None:
+        nonlocal commits
+        if self.writes:
+            commits += 1
+            if commits == n:
+                print(f"crawl_child: killed in batch {n} holding {' '.join(held)}",
+                      file=sys.stderr, flush=True)
+                os.kill(os.getpid(), signal.SIGKILL)
+        original_commit(self)
+        held.clear()
+
+    batch_module.Batch.commit = commit  # type: ignore[method-assign]
 
 
 def _checkpoint_every(pages: int) -> None:
@@ -119,6 +172,10 @@ def run_job(job: dict[str, Any]) -> int:
         crawl_module.make_pool = lambda: nullcontext(None)  # type: ignore[assignment]
     if job.get("kill_in_write"):
         _kill_in_write(int(job["kill_in_write"]))
+    if job.get("batch_size"):
+        _batches_of(int(job["batch_size"]))
+    if job.get("kill_in_batch"):
+        _kill_in_batch(int(job["kill_in_batch"]))
     if job.get("checkpoint"):
         _checkpoint_every(int(job["checkpoint"]))
     if job.get("hold_if"):

@@ -158,8 +158,10 @@ def test_crawl_stopped_with_ctrl_c_is_recorded_interrupted_with_its_counts(
     db = tmp_path / "archive.db"
     config = tmp_path / "scraper.toml"
     config.write_text("[crawl]\ndelay = 0\n")
+    # batch_size 50 (and no timer): the 7 outcomes are all in the open write batch when the
+    # signal comes, so the 7 stored versions below prove the batch is committed on the way out
     pid = crawl_child.start(db=str(db), config=str(config), log=str(tmp_path / "crawl.log"),
-                            feed=feed, sitemap=sitemap)
+                            feed=feed, sitemap=sitemap, batch_size=50)
     try:
         assert arrived.wait(60), "the crawl never asked for /news/8"
         os.kill(pid, sig)

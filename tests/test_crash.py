@@ -8,10 +8,13 @@ ARTICLES small pages. Kill points:
   delay of a few milliseconds (0 = before answering), so kills land while the crawl waits
   on the network, extracts, or writes; the crawl cannot finish first, as the server holds
   its later requests and the crawl waits before closing its row (see KillSwitch);
-- ``write-N``: the crawl kills itself inside its N-th write transaction, before COMMIT
-  (1 is the schema migration of the new file, 2 marks crawls killed earlier, 3 opens this
-  crawl's row, then each article is one transaction, its version and its fetch record
-  together, and the last, 20, closes the crawl's row);
+- ``write-N``: the crawl kills itself inside its N-th write, before its COMMIT (or, in a
+  batch, before its RELEASE): 1 is the schema migration of the new file, 2 marks crawls
+  killed earlier, 3 opens this crawl's row, then each article is one write, its version
+  and its fetch record together, in a batch of writes (store.batch) that the kill loses
+  whole, and the last, 20, closes the crawl's row;
+- a kill at a batch's commit, with several articles in it
+  (``test_a_kill_inside_a_write_batch_...``);
 - ``pool-K``: as request-K, with the real extraction process pool running;
 - odd points also checkpoint the WAL every few pages, so kills hit checkpoints as well.
 """
@@ -219,3 +222,34 @@ def test_repeated_kills_on_one_archive_then_one_crawl_finishes_the_work(
     finish_and_check(child, server, tmp_path, feed, sitemap)
     statuses = rows(tmp_path / "archive.db", "SELECT status FROM crawls ORDER BY id")
     assert statuses == [("interrupted",)] * (len(statuses) - 1) + [("finished",)]
+
+
+def test_a_kill_inside_a_write_batch_loses_that_batch_only_and_the_next_crawl_redoes_it(
+        site: tuple[KillSwitch, str, str], child: CrawlChild, tmp_path: Path) -> None:
+    server, feed, sitemap = site
+    db = tmp_path / "archive.db"
+    # batches of 4 articles: the first commits, the kill lands at the second's commit
+    child.start(**crawl_job(tmp_path, feed, sitemap, "killed", batch_size=4, kill_in_batch=2))
+    ended = child.wait()
+    log = (tmp_path / "killed.log").read_text()
+    assert ended.get("signal") == signal.SIGKILL, f"the crawl was not killed ({ended})\n{log}"
+    held = next(line for line in log.splitlines()
+                if line.startswith("crawl_child: killed in batch 2 holding")).split()[6:]
+    assert len(held) == 4 and len(set(held)) == 4, held
+    assert_intact(db)
+    kept = rows(db, "SELECT a.url, v.version, v.content_hash, v.fetched_at FROM versions v"
+                    " JOIN articles a ON a.id = v.article_id ORDER BY a.url")
+    # the first batch is stored, and nothing of the killed one
+    assert len(kept) == 4 and not {url for url, *_ in kept} & set(held)
+    assert rows(db, "SELECT count(*) FROM fetches") == [(4,)]
+    last_fetch = rows(db, "SELECT max(id) FROM fetches")[0][0]
+
+    finish_and_check(child, server, tmp_path, feed, sitemap)
+    # no stored version was lost or rewritten
+    assert set(kept) <= set(rows(db, "SELECT a.url, v.version, v.content_hash, v.fetched_at"
+                                     " FROM versions v JOIN articles a ON a.id = v.article_id"))
+    # the next crawl fetched exactly what was not stored: the lost batch and what came after
+    redone = [url for (url,) in rows(db, "SELECT url FROM fetches WHERE id > ?", (last_fetch,))]
+    everything = {server.url(f"/news/{i}") for i in range(1, ARTICLES + 1)}
+    assert sorted(redone) == sorted(everything - {url for url, *_ in kept})
+    assert set(held) <= set(redone)

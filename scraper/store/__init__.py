@@ -4,7 +4,8 @@
     ...     archive.save(article, page, site_name="bbc", key=key)
 
 ``schema`` builds and checks the file, ``connection`` opens it and runs transactions,
-``archive`` holds the operations.
+``batch`` lets many writes share one (``archive.batched()``), ``archive`` holds the
+operations.
 """
 
 from __future__ import annotations

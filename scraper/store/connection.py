@@ -1,7 +1,8 @@
 """An open archive file: connecting, WAL mode, migrations, short write transactions.
 
 Several processes (the crawl, a hand-run ``archive``) write at once: WAL mode, a busy
-timeout, and short ``BEGIN IMMEDIATE`` transactions.
+timeout, and short ``BEGIN IMMEDIATE`` transactions (a batch of many writes holds one about
+a second at most, see ``batch``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from urllib.parse import quote
 import sqlite_utils
 
 from ..models import StoreError
+from . import batch as batch_module
+from .batch import Batch
 from .schema import MIGRATIONS, SCHEMA_VERSION, _check_schema, _foreign, check_archive_file
 
 # Long enough to outwait another process's commit, short enough that cron notices a wedge.
@@ -38,6 +41,7 @@ class ArchiveFile:
     def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
         self.path = Path(path)
         self.readonly = readonly
+        self._batch: Batch | None = None
         if readonly and not self.path.exists():
             # mode=ro would refuse too, but say plainly what is missing.
             raise StoreError(f"no archive at {self.path} (archive a URL first, or pass --db)")
@@ -138,11 +142,37 @@ class ArchiveFile:
             self.db.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
+    def batched(self, size: int | None = None, seconds: float | None = None) -> Iterator[Batch]:
+        """Share one write transaction between the writes made inside (see ``store.batch``).
+
+        Closing it commits what is open, whatever ends the block (an exception, Ctrl-C);
+        a batch inside a batch is the outer one.
+        """
+        if self._batch is not None:
+            yield self._batch
+            return
+        self._batch = Batch(self.db.conn, size or batch_module.BATCH_SIZE,
+                            seconds or batch_module.BATCH_SECONDS)
+        try:
+            yield self._batch
+        finally:
+            batch, self._batch = self._batch, None
+            try:
+                batch.close()
+            except sqlite3.OperationalError as e:
+                raise self._store_error(e) from e
+
+    @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction that takes the write lock before its first read."""
+        """One short write transaction that takes the write lock before its first read;
+        in a batch, one savepoint of the batch's transaction."""
         if self.readonly:
             raise StoreError(f"{self.path} is open read-only")
         conn = self.db.conn
+        if self._batch is not None:
+            with self._in_batch(self._batch) as conn:
+                yield conn
+            return
         # A deferred transaction that reads and then writes gets SQLITE_BUSY at once,
         # without waiting, when another process committed in between; IMMEDIATE waits.
         try:
@@ -155,6 +185,26 @@ class ArchiveFile:
             if isinstance(e, sqlite3.OperationalError):
                 raise self._store_error(e) from e
             raise
+
+    @contextmanager
+    def _in_batch(self, batch: Batch) -> Iterator[sqlite3.Connection]:
+        conn = self.db.conn
+        try:
+            batch.begin()
+            conn.execute("SAVEPOINT write")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:  # undo this write only; the batch's others stay
+                    conn.execute("ROLLBACK TO write")
+                    conn.execute("RELEASE write")
+                else:
+                    batch.lost()
+                raise
+            conn.execute("RELEASE write")
+            batch.wrote()
+        except sqlite3.OperationalError as e:
+            raise self._store_error(e) from e
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..identity import normalize_url
 from .archive import Archive, utc_now
@@ -29,6 +30,7 @@ class Forgotten:
     fetches: int
 
 
+@lru_cache(maxsize=4096)  # a URL's checks ask twice (before the fetch and after it)
 def key_hash(identity: str) -> str:
     """The tombstone of an identity: sha256 of the normalised URL, or of an article key."""
     key = identity if "://" not in identity else normalize_url(identity)
