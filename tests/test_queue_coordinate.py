@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 from collections import deque
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,9 @@ SCHEMA, CODE = versions()
 class FakeQueue:
     """Runs each task when it is sent (through the wire formats); results wait in a list."""
 
-    def __init__(self, copies: int = 1, alter: Any = None) -> None:
+    def __init__(self, copies: int = 1, alter: Any = None, db: Path | None = None) -> None:
+        self.db = db
+        self.delivered: list[Delivery] = []
         self.run = runner()
         self.results: deque[Delivery] = deque()
         self.copies, self.alter = copies, alter
@@ -57,10 +61,17 @@ class FakeQueue:
     async def receive(self, timeout: float) -> list[Delivery]:
         out = list(self.results)
         self.results.clear()
+        self.delivered += out
         return out
 
-    async def ack(self, message_id: str) -> None:
-        self.acked.append(message_id)
+    async def ack(self, message_ids: list[str]) -> None:
+        self.acked += message_ids
+        if self.db is not None:  # what is acknowledged is committed: another reader sees it
+            sent = {d.message_id: d.result for d in self.delivered}
+            urls = {r.job.url for i in message_ids for r in sent[i].urls}  # type: ignore[union-attr]
+            with closing(sqlite3.connect(self.db)) as conn:
+                seen = {row[0] for row in conn.execute("SELECT url FROM fetches")}
+            assert urls <= seen, urls - seen
 
 
 def two_sites(tmp_path: Path, a: TestServer, b: TestServer, delay: float = 0) -> Config:
@@ -98,7 +109,7 @@ def contents(db: Path) -> set[tuple[Any, ...]]:
     with Archive(db) as archive:
         return set(archive.db.conn.execute(
             "SELECT a.site, a.article_key, a.state, v.version, v.content_hash, v.title,"
-            " v.text, v.html_raw IS NOT NULL, v.extractor FROM articles a"
+            " v.text, v.html_raw, v.html_codec, v.extractor FROM articles a"
             " JOIN versions v ON v.article_id = a.id"))
 
 
@@ -111,7 +122,7 @@ def hosts() -> Any:
 def test_a_queued_crawl_archives_what_a_local_crawl_does(tmp_path: Path, hosts: Any) -> None:
     a, b = hosts
     config = two_sites(tmp_path, a, b)
-    queue = FakeQueue()
+    queue = FakeQueue(db=tmp_path / "q.db")
     report = queued(tmp_path / "q.db", config, queue, max_urls=2)
     assert local(tmp_path / "l.db", config).counts["new_version"] == 9
     assert report.counts["new_version"] == 9 and report.counts["discovered"] == 9

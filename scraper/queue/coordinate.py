@@ -57,7 +57,7 @@ class Queue(Protocol):
 
     async def receive(self, timeout: float) -> list[Delivery]: ...
 
-    async def ack(self, message_id: str) -> None: ...
+    async def ack(self, message_ids: list[str]) -> None: ...
 
 
 class NoWorkers(ScraperError):
@@ -144,7 +144,7 @@ def apply_url(archive: Archive, r: UrlResult, site: Site, config: Config,
             saved = store_page(archive, r.article, r.page, site_name=site.name, key=key,
                                fetched_at=r.started_at, raw_hash=r.raw_hash, fetch=fetch,
                                extractor=r.extractor, schedule=schedule,
-                               redelivered=redelivered)
+                               redelivered=redelivered, blob=r.blob)
             if saved is None:
                 return None
             return Result(job.url, saved.outcome, version=saved.version, status=r.status,
@@ -221,26 +221,30 @@ async def run_queued(archive: Archive, config: Config, sites: list[Site], queue:
         return given
 
     async def take(timeout: float) -> int:
-        """Store the results that come within ``timeout``; how many came."""
+        """Store the results that come within ``timeout``, in one write batch, then
+        acknowledge them: a crash before the commit leaves them to be read again."""
         batch = await queue.receive(timeout)
-        for message_id, result, redelivered in batch:
-            if isinstance(result, BadMessage):
-                log.warning("skipping a message on the results stream: %s", result)
-            elif (result.schema, result.code) != (schema, code):
-                if (result.schema, result.code) not in refused:
-                    refused.add((result.schema, result.code))
-                    log.warning("refusing results of a worker on schema %s, extractor %s "
-                                "(this crawl: schema %s, extractor %s): upgrade it",
-                                result.schema, result.code, schema, code)
-                report.counts["skipped"] += len(result.urls)  # never stored; due next run
-                work.inflight.pop(result.task_id, None)
-            else:
-                given = store(result, redelivered)
-                if (host := work.inflight.pop(result.task_id, None)) is not None:
-                    given.add(host)
-                for host in sorted(given):
-                    await send(host)
-            await queue.ack(message_id)  # after the commit: a crash before it re-reads it
+        given: set[str] = set()
+        with archive.batched():
+            for _, result, redelivered in batch:
+                if isinstance(result, BadMessage):
+                    log.warning("skipping a message on the results stream: %s", result)
+                elif (result.schema, result.code) != (schema, code):
+                    if (result.schema, result.code) not in refused:
+                        refused.add((result.schema, result.code))
+                        log.warning("refusing results of a worker on schema %s, extractor %s"
+                                    " (this crawl: schema %s, extractor %s): upgrade it",
+                                    result.schema, result.code, schema, code)
+                    report.counts["skipped"] += len(result.urls)  # never stored; due next run
+                    work.inflight.pop(result.task_id, None)
+                else:
+                    given |= store(result, redelivered)
+                    if (host := work.inflight.pop(result.task_id, None)) is not None:
+                        given.add(host)
+        if batch:
+            await queue.ack([delivery.message_id for delivery in batch])
+        for host in sorted(given):
+            await send(host)
         return len(batch)
 
     async def send(host: str) -> None:

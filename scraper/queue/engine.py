@@ -317,11 +317,12 @@ class RedisQueue:
                 out.append(Delivery(message_id.decode(), result, again))
         return out
 
-    async def ack(self, message_id: str) -> None:
+    async def ack(self, message_ids: list[str]) -> None:
+        """Stored: acknowledge the results and delete them (the stream stays short)."""
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.xack(RESULTS, COORDINATOR, message_id)
-                pipe.xdel(RESULTS, message_id)
+                pipe.xack(RESULTS, COORDINATOR, *message_ids)
+                pipe.xdel(RESULTS, *message_ids)
                 await pipe.execute()
         except (RedisError, OSError) as err:
             raise _unavailable(self.url, err) from None

@@ -23,6 +23,7 @@ from ..models import Article, Outcome, Page
 from ..store import codec
 
 FORMAT = 1  # bumped when a message's shape changes; part of the handshake
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # the start of every zstd frame
 
 
 class BadMessage(ValueError):
@@ -118,6 +119,9 @@ class UrlResult:
     extractor: str | None = None
     etag: str | None = None           # "same": the response's validators, for the next check
     last_modified: str | None = None
+    # "page", as received: the page's bytes zstd-compressed, as ``versions.html_raw`` keeps
+    # them (the coordinator stores them without decompressing; ``page.raw`` is then empty)
+    blob: bytes | None = None
 
     def fetch_row(self) -> dict[str, Any]:
         """The columns of its ``fetches`` row (outcome, article and version set on storing)."""
@@ -171,7 +175,7 @@ def encode_result(result: HostResult) -> dict[str, bytes]:
         if url.page is not None:
             item["page"] = {**{k: getattr(url.page, k) for k in _PAGE_FIELDS},
                             "redirects": list(url.page.redirects), "http": url.page.http}
-            fields[f"raw:{n}"] = codec.compress(url.page.raw or url.page.html.encode())
+            fields[f"raw:{n}"] = url.blob or codec.compress(url.page.raw or url.page.html.encode())
         urls.append(_compact(item))
     meta = {"v": FORMAT, "task": result.task_id, "host": result.host, "schema": result.schema,
             "code": result.code, "urls": urls, "links": result.links,
@@ -208,18 +212,18 @@ def _url_result(item: dict[str, Any], raw: bytes | None) -> UrlResult:
         data["authors"], data["tags"] = tuple(data["authors"]), tuple(data["tags"])
         article = Article(**data)
     if "page" in item:
-        if raw is None:
-            raise ValueError(f"the page of {item['job']['url']} has no raw bytes")
+        if raw is None or not raw.startswith(ZSTD_MAGIC):
+            raise ValueError(f"the page of {item['job']['url']} has no zstd bytes")
         data = dict(item["page"])
-        page = Page(**{**data, "redirects": tuple(data["redirects"])},
-                    raw=codec.decompress(raw, codec.ZSTD))
+        page = Page(**{**data, "redirects": tuple(data["redirects"])})
     outcome = Outcome(item["outcome"]) if item.get("outcome") else None
     return UrlResult(job=Job(**item["job"]), kind=item["kind"], started_at=item["started_at"],
                      elapsed_ms=int(item["elapsed_ms"]), status=item.get("status"),
                      attempts=item.get("attempts"), final_url=item.get("final_url"),
                      outcome=outcome, error=item.get("error"), article=article, page=page,
                      raw_hash=item.get("raw_hash"), extractor=item.get("extractor"),
-                     etag=item.get("etag"), last_modified=item.get("last_modified"))
+                     etag=item.get("etag"), last_modified=item.get("last_modified"),
+                     blob=raw if page is not None else None)
 
 
 def _compact(d: dict[str, Any]) -> dict[str, Any]:

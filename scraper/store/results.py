@@ -24,6 +24,7 @@ from typing import Any
 
 from ..models import Article, Outcome, Page
 from ..schedule import DEFAULT_SCHEDULE
+from . import codec
 from .archive import Archive, SaveResult, Schedule
 
 
@@ -50,9 +51,10 @@ def checked_after(archive: Archive, key: str, started_at: str) -> int | None:
 def store_page(archive: Archive, article: Article, page: Page, *, site_name: str, key: str,
                fetched_at: str, raw_hash: str | None, fetch: dict[str, Any],
                extractor: str | None, schedule: Schedule = DEFAULT_SCHEDULE,
-               redelivered: bool = False) -> SaveResult | None:
+               redelivered: bool = False, blob: bytes | None = None) -> SaveResult | None:
     """Store an extracted page as ``Archive.save`` does, unless duplicate (None) or stale
-    (fetch row only, reported as unchanged against the latest version)."""
+    (fetch row only, reported as unchanged against the latest version). ``blob``: the
+    page's bytes compressed already (zstd, as ``versions.html_raw``), stored as they are."""
     if already_stored(archive, fetch, redelivered):
         return None
     stale = checked_after(archive, key, fetched_at)
@@ -62,8 +64,12 @@ def store_page(archive: Archive, article: Article, page: Page, *, site_name: str
         latest = archive.db.conn.execute(
             "SELECT max(version) FROM versions WHERE article_id = ?", [stale]).fetchone()[0]
         return SaveResult(Outcome.UNCHANGED, stale, int(latest or 0))
+    stored = None if blob is None else {
+        "html_raw": blob, "html_codec": codec.ZSTD,
+        "http_exchange": codec.pack_json(page.http) if page.http else None}
     return archive.save(article, page, site_name=site_name, key=key, fetched_at=fetched_at,
-                        raw_hash=raw_hash, schedule=schedule, fetch=fetch, extractor=extractor)
+                        raw_hash=raw_hash, schedule=schedule, fetch=fetch, extractor=extractor,
+                        stored=stored)
 
 
 def store_check(archive: Archive, key: str, *, outcome: Outcome, checked_at: str,
