@@ -346,6 +346,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=200)
     parser.add_argument("--articles", type=int, default=5)
+    parser.add_argument("--pages", type=int, default=30,
+                        help="corpus pages per host in the cpu and overhead runs (20 hosts)")
     parser.add_argument("--only", default="coordination,cpu,overhead,writer")
     args = parser.parse_args()
     if shutil.which("redis-server") is None:
@@ -371,12 +373,12 @@ def main() -> None:
                                      f"(efficiency {r['per_s'] / (w * x1):.2f})"
                                      for w, r in zip((1, 2, 4), coord)))
         if "cpu" in only or "overhead" in only:
-            site = Site(20, corpus_pages(), 10, latency=0.0)
+            site = Site(20, corpus_pages(), args.pages, latency=0.0)
             if "cpu" in only:
                 one = queued_run(site, tmp, "cpu-1x1", 1, ["--processes", "1"], delay=0.0)
                 two = queued_run(site, tmp, "cpu-2x1", 2, ["--processes", "1"], delay=0.0)
                 rows += [one, two]
-                lines.append(f"CPU scaling (real pages, 20 hosts × 10): 1 worker × 1 process "
+                lines.append(f"CPU scaling (real pages, 20 hosts × {args.pages}): 1 worker × 1 process "
                              f"{one['per_s']:.1f} pages/s, 2 workers × 1 process "
                              f"{two['per_s']:.1f} pages/s: {two['per_s'] / one['per_s']:.2f}×")
             if "overhead" in only:
