@@ -176,3 +176,16 @@ def test_a_crawl_with_no_worker_answering_says_so(tmp_path: Path, hosts: Any) ->
 
     with pytest.raises(NoWorkers, match="scraper worker"):
         queued(tmp_path / "q.db", config, Deaf(), stall=0.05)
+
+
+def test_past_max_time_no_task_is_sent_and_the_rest_is_skipped(tmp_path: Path,
+                                                               hosts: Any) -> None:
+    config = two_sites(tmp_path, *hosts)
+    queued(tmp_path / "q.db", config, FakeQueue())  # every article archived, then all due
+    with Archive(tmp_path / "q.db") as archive:
+        archive.db.conn.execute("UPDATE articles SET next_check = '2000-01-01T00:00:00+00:00'")
+        archive.db.conn.commit()
+    queue = FakeQueue()
+    report = queued(tmp_path / "q.db", config, queue, max_time=1e-9)
+    assert queue.tasks == []
+    assert report.status == "timed_out" and report.counts["skipped"] == 9
