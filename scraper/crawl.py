@@ -5,11 +5,14 @@ One run, as cron starts it::
     lock → discover (feeds, sitemaps) → queue new + due articles per host
          → per-host workers: polite fetch → extraction in a process pool → store → next check
 
-Per host: ``concurrency`` requests in flight and at least ``delay`` seconds (or robots.txt's
-Crawl-delay, whichever is longer) between request starts; hosts proceed in parallel. A host
-answering 403/429 several times in a row is left alone for the rest of the run. All database
-writes happen in this process's event loop thread, the outcomes of many URLs in one
-transaction (``store.batch``).
+Per host (``scraper.hosts``): robots.txt first, then ``concurrency`` requests in flight and
+at least ``delay`` seconds (or robots.txt's Crawl-delay, whichever is longer) between any two
+request starts, discovery's included; hosts proceed in parallel. A host answering 403/429
+several times in a row is left alone for the rest of the run; an origin whose robots.txt
+cannot be read is not fetched from this run. All database writes happen in this process's
+event loop thread, the outcomes of many URLs in one transaction (``store.batch``). Feeds and
+sitemaps are asked for conditionally: their validators are saved once every link they listed
+was dealt with (``scraper.store.feeds``).
 """
 
 from __future__ import annotations
@@ -28,32 +31,31 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from .config import Config, SiteSettings
-from .discover import Link, discover, select
+from .discover import Conditional, Link, discover, select
 from .fetch import FetchPolicy, make_client, policy_for
+from .hosts import MAX_CRAWL_DELAY, REFUSAL_STREAK, Gates, HostGate, Triage
 from .identity import article_key
 from .models import Article, CrawlStatus, Locked, Outcome, StoreError
 from .pipeline import Extractor, Result, archive_url, extract_inline
 from .robots import Robots
 from .sites import Site
 from .store import CRAWL_COUNTS, Archive
+from .store.feeds import feed_validators, save_feed_validators
 from .store.takedown import key_hash, tombstones
-from .web import host_of
 
 log = logging.getLogger("scraper.crawl")
 
-# consecutive 403/429 answers after which a host is left alone for the rest of the run
-REFUSAL_STREAK = 3
 # sitemaps read per site and run: an index's newest few children hold what is new; a
 # backfill of older months is a job for `scraper discover`, not for every cron run
 ROUTINE_SITEMAPS = 3
-# robots.txt Crawl-delay is honoured up to this: a day-long delay would hold the crawl lock
-# (and so every later cron run) for days
-MAX_CRAWL_DELAY = 60.0
+# outcomes after which a URL a feed listed needs no other try: the feed may be skipped
+# (a 304) next time without losing it
+DEALT_WITH = {Outcome.NEW_VERSION, Outcome.UNCHANGED, Outcome.NOT_MODIFIED, Outcome.GONE,
+              Outcome.NO_ARTICLE}
 
 @dataclass(frozen=True)
 class Job:
@@ -126,50 +128,6 @@ def crawl_lock(db: Path) -> Iterator[None]:
     finally:
         _LOCK_FDS.discard(fd)
         os.close(fd)
-
-
-class HostGate:
-    """Politeness for one host: at most ``concurrency`` in flight, ``delay`` between starts."""
-
-    def __init__(self, settings: SiteSettings) -> None:
-        self.delay = settings.delay
-        self.slots = asyncio.Semaphore(settings.concurrency)
-        self._turn = asyncio.Lock()
-        self._next_start = 0.0
-        self.refusals = 0
-        self.closed = False
-
-    async def enter(self, sleep: Callable[[float], Any], deadline: float | None = None) -> bool:
-        """Wait for this host's turn; False (and no slot taken) if it comes after deadline."""
-        await self.slots.acquire()
-        async with self._turn:
-            wait = self._next_start - time.monotonic()
-            if deadline is not None and time.monotonic() + max(wait, 0) >= deadline:
-                self.slots.release()
-                return False
-            if wait > 0:
-                await sleep(wait)
-            self._next_start = time.monotonic() + self.delay
-        return True
-
-    def leave(self) -> None:
-        self.slots.release()
-
-    def touch(self) -> None:
-        """A request went to this host outside the gate (robots.txt, a feed): the next one
-        waits the delay too."""
-        self._next_start = max(self._next_start, time.monotonic() + self.delay)
-
-    def count(self, outcome: Result) -> None:
-        """Track a streak of refusals; close the gate when it gets too long."""
-        if outcome.status in (403, 429):
-            self.refusals += 1
-            if self.refusals >= REFUSAL_STREAK and not self.closed:
-                self.closed = True
-                log.warning("%s refused %d requests in a row: leaving it alone for this run",
-                            urlsplit(outcome.url).hostname, self.refusals)
-        else:
-            self.refusals = 0
 
 
 def pool_extractor(pool: Executor | None) -> Extractor:
@@ -248,17 +206,35 @@ async def run_crawl(
     deadline = clock + max_time if max_time else None
     report = report if report is not None else CrawlReport(crawl_id)
     extractor = pool_extractor(pool)
-    robots = Robots()
+    robots = Robots(sleep=sleep)
     # each site's policy, resolved once for the run (User-Agent precedence in policy_for)
     policies = {site.name: policy_for(site, config.for_site(site.name)) for site in sites}
+    dealt: set[str] = set()  # URLs that need no other try (DEALT_WITH)
+
+    def ended(result: Result) -> None:
+        if result.outcome in DEALT_WITH:
+            dealt.add(result.url)
+        on_result(result)
+
     async with make_client(policy_for(None, config.defaults), transport=transport) as client:
-        jobs = await _plan(client, archive, config, sites, policies, robots, report, sleep,
-                           deadline)
-        report.planned = len(jobs)
-        on_total(len(jobs))
-        await work_politely(client, archive, jobs, config, policies, robots, report,
-                            extractor=extractor, sleep=sleep, deadline=deadline,
-                            on_result=on_result, after_discovery=True)
+        # one gate per host for the whole run: discovery's requests and the pages'
+        # (a pool per host unless a test hands in its transport)
+        gates = Gates(client, robots, sleep=sleep, default_delay=config.defaults.delay,
+                      per_host=transport is None)
+        try:
+            jobs, read = await _plan(client, archive, config, sites, policies, robots,
+                                     report, sleep, deadline, gates)
+            report.planned = len(jobs)
+            on_total(len(jobs))
+            await work_politely(client, archive, jobs, config, policies, robots, report,
+                                extractor=extractor, sleep=sleep, deadline=deadline,
+                                on_result=ended, gates=gates)
+        finally:
+            await gates.aclose()
+    new = {job.url for job in jobs if job.known is None}
+    save_feed_validators(archive, {
+        url: validators for feeds in read for url, validators in feeds.got.items()
+        if url in feeds.listed and all(u in dealt or u not in new for u in feeds.listed[url])})
     report.seconds = time.monotonic() - clock
     return report
 
@@ -278,86 +254,98 @@ async def work_politely(
     on_result: Callable[[Result], None] = lambda o: None,
     mirror: bool = False,
     force: bool = False,
-    after_discovery: bool = False,
+    gates: Gates | None = None,
 ) -> None:
     """Fetch, extract and store ``jobs``: hosts in parallel, each at its politeness bound.
 
-    Per host: ``concurrency`` requests in flight and ``delay`` seconds (or robots.txt's
-    Crawl-delay, when the policy respects robots.txt and it is longer) between request
-    starts; a host refusing several requests in a row is left alone. The crawl and
-    `scraper archive` of a list share it. ``mirror`` and ``force`` as in ``archive_url``.
-    ``after_discovery`` (the crawl): discovery has just sent requests to these hosts, and a
-    robots.txt fetched here is one more, so each host's first page waits the delay too.
+    Per host (``scraper.hosts``): robots.txt first, then ``concurrency`` requests in flight
+    and ``delay`` seconds (or robots.txt's Crawl-delay, when the policy respects robots.txt
+    and it is longer) between request starts, counting every request of the run to that
+    host (``gates``: the ones discovery used). A host refusing several requests in a row is
+    left alone; an origin whose robots.txt cannot be read is not fetched from this run (its
+    URLs end as ``blocked`` results, counted as skipped: the next run tries again). The
+    crawl and `scraper archive` of a list share it. ``mirror`` and ``force`` as in
+    ``archive_url``.
     """
-    queues: dict[str, asyncio.Queue[Job]] = {}
-    gates: dict[str, HostGate] = {}
-    workers: dict[str, int] = {}
+    own = gates is None
+    # its own gates (`scraper archive`): a pool per host, as a crawl has (fetch sends each
+    # request with its policy's User-Agent and timeouts, whatever the client)
+    gates = gates if gates is not None else Gates(client, robots, sleep=sleep,
+                                                  default_delay=config.defaults.delay,
+                                                  per_host=True)
+    settings_of: dict[str, tuple[SiteSettings, FetchPolicy]] = {}
     for job in jobs:
-        host = host_of(job.url)
-        if host not in queues:
+        if job.site.name not in settings_of:
             settings = config.for_site(job.site.name)
-            queues[host], gates[host] = asyncio.Queue(), HostGate(settings)
-            workers[host] = settings.concurrency
-            if after_discovery:
-                gates[host].touch()
-        queues[host].put_nowait(job)
+            settings_of[job.site.name] = (settings, policies.get(job.site.name)
+                                          or policy_for(job.site, settings))
+        settings = settings_of[job.site.name][0]
+        gates.gate(job.url, settings.delay, settings.concurrency).frontier.append(job)
 
-    async def worker(host: str) -> None:
-        queue, gate = queues[host], gates[host]
-        while not queue.empty():
-            if gate.closed or (deadline and time.monotonic() >= deadline):
-                if deadline and time.monotonic() >= deadline:
-                    report.status = CrawlStatus.TIMED_OUT
-                report.counts["skipped"] += queue.qsize()
-                while not queue.empty():
-                    queue.get_nowait()
-                return
-            job = queue.get_nowait()
-            settings = config.for_site(job.site.name)
-            policy = policies.get(job.site.name) or policy_for(job.site, settings)
-            if policy.respect_robots:
-                await _apply_crawl_delay(client, robots, gate, job.url, policy.user_agent,
-                                         settings, pace=after_discovery)
-            if not await gate.enter(sleep, deadline):
-                report.status = CrawlStatus.TIMED_OUT
-                report.counts["skipped"] += 1
-                continue  # the rest of the queue is skipped at the top of the loop
-            # the policy's network budget, shortened near --max-time: no fetch may outlast it
-            # by more than a second
-            if deadline is not None:
-                left = max(1.0, deadline - time.monotonic())
-                policy = replace(policy, total_timeout=min(policy.total_timeout or left, left))
-            try:
-                outcome = await archive_url(
-                    client, archive, job.url, policy,
-                    robots=robots, site=job.site, known=job.known, extractor=extractor,
-                    schedule=settings.schedule, sleep=sleep, mirror=mirror, force=force)
-            finally:
-                gate.leave()
-            gate.count(outcome)
-            report.counts["checked"] += 1
-            report.counts[outcome.outcome] += 1
-            on_result(outcome)
+    # robots.txt verdict per scheme://host:port as the URL spells it: parsing each URL
+    # (twice) to ask robots cost more CPU than the rest of the scheduling together
+    verdicts: dict[str, str] = {}  # "" when the origin may be fetched from
 
-    # the outcomes of many URLs in one transaction, committed also when the run is
-    # interrupted (Ctrl-C, SIGTERM: the tasks are cancelled) or ends at --max-time
-    with archive.batched():
-        await asyncio.gather(*(worker(host) for host, n in workers.items() for _ in range(n)))
+    def triage(gate: HostGate, job: Job) -> Triage:
+        policy = settings_of[job.site.name][1]
+        if gate.closed:
+            report.counts["skipped"] += 1
+            return "drop"
+        if not policy.respect_robots:
+            return "go"
+        spelled = _spelled_origin(job.url)
+        why = verdicts.get(spelled)
+        if why is None:
+            if not robots.loaded(job.url):
+                return "prepare"
+            why = verdicts[spelled] = robots.unavailable(job.url) or ""
+        if why:
+            report.counts["skipped"] += 1  # not tried: the next run does it
+            on_result(Result(job.url, Outcome.BLOCKED, error=why))
+            return "drop"
+        return "go"
+
+    async def prepare(gate: HostGate, job: Job) -> None:
+        await gates.ready(gate, job.url, settings_of[job.site.name][1].user_agent)
+
+    def expire(gate: HostGate) -> None:
+        if deadline is not None:
+            report.status = CrawlStatus.TIMED_OUT
+        report.counts["skipped"] += len(gate.frontier)
+
+    async def run(gate: HostGate, job: Job) -> None:
+        settings, policy = settings_of[job.site.name]
+        # the policy's network budget, shortened near --max-time: no fetch may outlast it
+        # by more than a second
+        if deadline is not None:
+            left = max(1.0, deadline - time.monotonic())
+            policy = replace(policy, total_timeout=min(policy.total_timeout or left, left))
+        outcome = await archive_url(
+            gates.client_for(gate), archive, job.url, policy,
+            robots=robots, site=job.site, known=job.known, extractor=extractor,
+            schedule=settings.schedule, sleep=sleep, mirror=mirror, force=force)
+        gate.count(outcome.status, outcome.url)
+        report.counts["checked"] += 1
+        report.counts[outcome.outcome] += 1
+        on_result(outcome)
+
+    try:
+        # the outcomes of many URLs in one transaction, committed also when the run is
+        # interrupted (Ctrl-C, SIGTERM: the tasks are cancelled) or ends at --max-time
+        with archive.batched():
+            await gates.serve(run, triage=triage, prepare=prepare, expire=expire,
+                              deadline=deadline)
+    finally:
+        if own:
+            await gates.aclose()
 
 
-async def _apply_crawl_delay(client: httpx.AsyncClient, robots: Robots, gate: HostGate,
-                             url: str, agent: str, settings: SiteSettings,
-                             pace: bool = False) -> None:
-    """Stretch the host's delay to robots.txt's Crawl-delay when that is longer (capped)."""
-    fetched = await robots.load(client, url, agent)
-    wanted = robots.crawl_delay(url, agent)
-    if wanted and wanted > MAX_CRAWL_DELAY and gate.delay < MAX_CRAWL_DELAY:
-        log.warning("%s asks for a Crawl-delay of %gs; waiting %gs between requests",
-                    urlsplit(url).hostname, wanted, MAX_CRAWL_DELAY)
-    if wanted and wanted > gate.delay:
-        gate.delay = max(settings.delay, min(wanted, MAX_CRAWL_DELAY))
-    if fetched and pace:
-        gate.touch()  # robots.txt was a request to the host too
+def _spelled_origin(url: str) -> str:
+    """``scheme://authority`` of ``url`` as written, without parsing it (a cache key)."""
+    start = url.find("//") + 2
+    ends = [i for i in (url.find("/", start), url.find("?", start), url.find("#", start))
+            if i != -1]
+    return url[:min(ends)] if ends else url
 
 
 def already_had(archive: Archive, site: Site, links: list[Link],
@@ -373,19 +361,23 @@ def already_had(archive: Archive, site: Site, links: list[Link],
 
 async def _plan(client: httpx.AsyncClient, archive: Archive, config: Config, sites: list[Site],
                 policies: dict[str, FetchPolicy], robots: Robots, report: CrawlReport,
-                sleep: Callable[[float], Any], deadline: float | None = None) -> list[Job]:
-    """New articles from discovery (newest first), then due re-checks (most overdue first).
+                sleep: Callable[[float], Any], deadline: float | None = None,
+                gates: Gates | None = None) -> tuple[list[Job], list[Conditional]]:
+    """New articles from discovery (newest first), then due re-checks (most overdue first),
+    and what the discoveries that finished read (for their feeds' validators).
 
     Discovery reads every feed and news sitemap, and archive sitemaps only on the small
-    ROUTINE_SITEMAPS budget. Discovery that has not finished by the deadline is cancelled:
-    --max-time bounds it too.
+    ROUTINE_SITEMAPS budget, each conditionally. Discovery that has not finished by the
+    deadline is cancelled: --max-time bounds it too.
     """
     now = datetime.now(timezone.utc)
     # the generic adapter has nothing to discover; its articles are only re-checked
     finders = [s for s in sites if s.feeds or s.news_sitemaps or s.sitemaps or s.domains]
+    stored = feed_validators(archive) if finders else {}
+    reads = [Conditional(known=stored) for _ in finders]
     tasks = [asyncio.ensure_future(discover(
-        client, site, policies[site.name], robots=robots, sleep=sleep,
-        max_sitemaps=ROUTINE_SITEMAPS)) for site in finders]
+        client, site, policies[site.name], robots=robots, sleep=sleep, gates=gates,
+        conditional=read, max_sitemaps=ROUTINE_SITEMAPS)) for site, read in zip(finders, reads)]
     timeout = max(0.0, deadline - time.monotonic()) if deadline else None
     _, pending = await asyncio.wait(tasks, timeout=timeout) if tasks else (set(), set())
     for task in pending:
@@ -394,8 +386,9 @@ async def _plan(client: httpx.AsyncClient, archive: Archive, config: Config, sit
         report.status = CrawlStatus.TIMED_OUT
         await asyncio.gather(*pending, return_exceptions=True)
     jobs: list[Job] = []
+    finished: list[Conditional] = []
     taken_down = tombstones(archive)  # what `scraper forget` removed is never queued again
-    for site, task in zip(finders, tasks):
+    for site, task, read in zip(finders, tasks, reads):
         if task.cancelled():
             log.warning("discovery for %s did not finish within --max-time", site.name)
             continue
@@ -408,8 +401,9 @@ async def _plan(client: httpx.AsyncClient, archive: Archive, config: Config, sit
                        max_age=config.for_site(site.name).max_age, now=now)
         report.counts["discovered"] += len(fresh)
         jobs += [Job(site, link.url) for link in fresh]
+        finished.append(read)
     due = archive.due([s.name for s in sites], now.isoformat(timespec="seconds"),
                       config.max_checks)
     by_name = {s.name: s for s in sites}
     jobs += [Job(by_name[row["site"]], row["canonical_url"] or row["url"], row) for row in due]
-    return jobs
+    return jobs, finished

@@ -4,6 +4,10 @@
     >>> await discover(client, site, policy, robots=Robots())     # fetch and read them all
     >>> select(links, site, known=archived_urls, max_age=timedelta(days=2))
 
+In a crawl, ``gates`` (``scraper.hosts``) put every request, robots.txt first, through its
+host's politeness gate, and ``conditional`` asks with the validators of the last run, so an
+unchanged feed or sitemap is a 304 and is not parsed.
+
 Parsing is pure and lives in ``scraper.feeds`` (re-exported here). Fetching follows the
 site's ``FetchPolicy``, as in ``scraper.fetch`` (its ``total_timeout`` bounds a drip that
 never ends).
@@ -15,9 +19,9 @@ import logging
 import re
 from collections import deque
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -34,13 +38,16 @@ from .feeds import (
     links_from_sitemap,
 )
 from .fetch import DEFAULT_POLICY, Accept, FetchPolicy, Sleep, fetch, pause
-from .models import FeedError, ScraperError
+from .models import Blocked, FeedError, Page, ScraperError
 from .robots import Robots
 from .sites import Site
 from .web import host_of
 
+if TYPE_CHECKING:
+    from .hosts import Gates
+
 __all__ = ["FEED_MAX_ELEMENTS", "FEED_MAX_ITEMS", "MAX_BYTES", "NEWS_SITEMAP_DOCUMENTS",
-           "SITEMAP_MAX_ELEMENTS", "FeedError", "Link", "Sitemap", "Source", "discover",
+           "SITEMAP_MAX_ELEMENTS", "Conditional", "FeedError", "Link", "Sitemap", "Source", "discover",
            "fetch_xml", "links_from_feed", "links_from_robots", "links_from_sitemap", "select",
            "sources_of"]
 
@@ -62,6 +69,25 @@ class Source:
 
     kind: Literal["feed", "news_sitemap", "sitemap"]
     url: str
+
+
+Validators = tuple[str | None, str | None]  # (ETag, Last-Modified)
+
+
+@dataclass
+class Conditional:
+    """Conditional GETs of feeds and sitemaps in one discovery, and what they found.
+
+    ``known``: the validators stored by earlier runs. Filled in: ``got``, the validators of
+    documents answered in full that list articles (never of a sitemap index: its children
+    may change while it does not); ``listed``, the on-site article URLs each such document
+    listed; ``unchanged``, the documents that answered 304 (not parsed).
+    """
+
+    known: dict[str, Validators] = field(default_factory=dict)
+    got: dict[str, Validators] = field(default_factory=dict)
+    listed: dict[str, list[str]] = field(default_factory=dict)
+    unchanged: set[str] = field(default_factory=set)
 
 
 def select(links: Iterable[Link], site: Site, *,
@@ -96,9 +122,16 @@ async def fetch_xml(client: httpx.AsyncClient, url: str,
 
     Feeds and sitemaps get MAX_BYTES (the sitemaps.org limit), not the page cap.
     """
-    page = await fetch(client, url, replace(policy, max_bytes=MAX_BYTES), robots=robots,
-                       sleep=sleep, accept=FEEDS)
-    return page.raw
+    return (await _fetch_document(client, url, policy, robots=robots, sleep=sleep)).raw
+
+
+async def _fetch_document(client: httpx.AsyncClient, url: str, policy: FetchPolicy, *,
+                          robots: Robots | None, sleep: Sleep | None,
+                          validators: Validators = (None, None)) -> Page:
+    """A feed or sitemap as a Page: ``not_modified`` when ``validators`` still hold."""
+    return await fetch(client, url, replace(policy, max_bytes=MAX_BYTES), robots=robots,
+                       sleep=sleep, accept=FEEDS, etag=validators[0],
+                       last_modified=validators[1])
 
 
 def sources_of(site: Site) -> list[Source]:
@@ -110,7 +143,8 @@ def sources_of(site: Site) -> list[Source]:
 
 async def discover(client: httpx.AsyncClient, site: Site, policy: FetchPolicy = DEFAULT_POLICY,
                    *, robots: Robots | None, max_sitemaps: int = 50, max_links: int = 20_000,
-                   sleep: Sleep | None = None) -> list[Link]:
+                   sleep: Sleep | None = None, gates: Gates | None = None,
+                   conditional: Conditional | None = None) -> list[Link]:
     """The site's article links from its feeds and sitemaps now: de-duplicated, newest first.
 
     Sources are read by kind: feeds (the freshest), then news sitemaps (what the site
@@ -121,24 +155,49 @@ async def discover(client: httpx.AsyncClient, site: Site, policy: FetchPolicy = 
     none twice (an index listing itself ends). With no sitemaps of either kind declared,
     robots.txt's ``Sitemap:`` lines count as sitemaps. A failing source is skipped with a
     warning; FeedError if all of them fail. ``policy.delay`` seconds pass between two
-    documents (politeness).
+    documents (politeness), or with ``gates`` between any two requests to a host, robots.txt
+    (read first, its Crawl-delay honoured) included. With ``conditional``, documents are
+    asked for conditionally and those unchanged since are skipped (see ``Conditional``).
     """
     found: list[Link] = []
     errors: list[str] = []
     tried = 0
 
-    async def read(url: str) -> bytes:
+    async def read(url: str) -> bytes | None:
+        """The document's bytes; None when it answered 304 (unchanged since last run)."""
         nonlocal tried
-        if policy.delay and tried:
-            # one document at a time, spaced like the site's pages
-            await (sleep or pause)(policy.delay)
         tried += 1
-        return await fetch_xml(client, url, policy, robots=robots, sleep=sleep)
+        old = conditional.known.get(url, (None, None)) if conditional else (None, None)
+        if gates is None:
+            if policy.delay and tried > 1:
+                # one document at a time, spaced like the site's pages
+                await (sleep or pause)(policy.delay)
+            page = await _fetch_document(client, url, policy, robots=robots, sleep=sleep,
+                                         validators=old)
+        else:
+            gate = gates.gate(url, policy.delay)
+            if robots is not None and policy.respect_robots:
+                if why := await gates.ready(gate, url, policy.user_agent):
+                    raise Blocked(why, url=url)
+            async with gates.turn(gate):
+                page = await _fetch_document(gates.client_for(gate), url, policy,
+                                             robots=robots, sleep=sleep, validators=old)
+        if page.not_modified and conditional is not None:
+            conditional.unchanged.add(url)
+            return None
+        if conditional is not None and (page.etag or page.last_modified):
+            conditional.got[url] = (page.etag, page.last_modified)
+        return page.raw
+
+    def listed(url: str, links: list[Link]) -> list[Link]:
+        if conditional is not None:
+            conditional.listed[url] = [link.url for link in links]
+        return links
 
     sources = sources_of(site)
     if not (site.sitemaps or site.news_sitemaps):
         sources += [Source("sitemap", url)
-                    for url in await _robots_sitemaps(client, site, policy, robots)]
+                    for url in await _robots_sitemaps(client, site, policy, robots, gates)]
     seen: set[str] = set()
     for source in sources:
         if len(found) >= max_links:
@@ -146,9 +205,10 @@ async def discover(client: httpx.AsyncClient, site: Site, policy: FetchPolicy = 
         if source.kind == "feed":
             try:
                 limit = min(FEED_MAX_ITEMS, max_links - len(found))
-                found += [link for link in links_from_feed(await read(source.url), source.url,
-                                                           max_links=limit)
-                          if _on_site(link, site)]
+                if (body := await read(source.url)) is None:
+                    continue  # unchanged: its links were all dealt with in an earlier run
+                found += listed(source.url, [link for link in links_from_feed(
+                    body, source.url, max_links=limit) if _on_site(link, site)])
             except ScraperError as exc:
                 log.warning("%s: skipping feed %s: %s", site.name, source.url, exc)
                 errors.append(str(exc))
@@ -162,13 +222,16 @@ async def discover(client: httpx.AsyncClient, site: Site, policy: FetchPolicy = 
             seen.add(url)
             read_here += 1
             try:
-                sitemap = links_from_sitemap(await read(url), url,
-                                             max_links=max_links - len(found))
+                if (body := await read(url)) is None:
+                    continue  # unchanged, and only a document without children is asked so
+                sitemap = links_from_sitemap(body, url, max_links=max_links - len(found))
             except ScraperError as exc:
                 log.warning("%s: skipping sitemap %s: %s", site.name, url, exc)
                 errors.append(str(exc))
                 continue
-            found += [link for link in sitemap.links if _on_site(link, site)]
+            if sitemap.children and conditional is not None:
+                conditional.got.pop(url, None)  # an index: always read in full
+            found += listed(url, [link for link in sitemap.links if _on_site(link, site)])
             # an index may not send us to other hosts (an intranet address, say)
             near = [c for c in sitemap.children
                     if _bare(host_of(c)) == _bare(host_of(url)) or site.matches(c)]
@@ -179,14 +242,21 @@ async def discover(client: httpx.AsyncClient, site: Site, policy: FetchPolicy = 
 
 
 async def _robots_sitemaps(client: httpx.AsyncClient, site: Site, policy: FetchPolicy,
-                           robots: Robots | None) -> list[str]:
+                           robots: Robots | None, gates: Gates | None = None) -> list[str]:
     """The ``Sitemap:`` URLs in robots.txt on the site's hosts (its feeds' and its domains')."""
     if robots is None:
         return []
     homes = [f"{p.scheme}://{p.netloc}/" for p in map(urlsplit, site.feeds)]
+    # a domain whose host a feed is on already has its robots.txt read: asking its https
+    # origin too would cost the host a request (and a delay) for the same Sitemap: lines
+    fed = {host_of(home) for home in homes}
+    homes += [f"https://{domain}/" for domain in site.domains if domain not in fed]
     found: list[str] = []
-    for home in dict.fromkeys(homes + [f"https://{domain}/" for domain in site.domains]):
-        await robots.load(client, home, policy.user_agent)
+    for home in dict.fromkeys(homes):
+        if gates is not None:
+            await gates.ready(gates.gate(home, policy.delay), home, policy.user_agent)
+        else:
+            await robots.load(client, home, policy.user_agent)
         found += [url for url in robots.sitemaps(home) if url not in found]
     return found
 

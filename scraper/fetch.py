@@ -210,7 +210,8 @@ async def _follow(
     current, redirects = url, list[str]()
     while True:
         if robots is not None and not await robots.allowed(client, current, policy.user_agent):
-            raise Blocked(f"robots.txt disallows {current}", url=current)
+            why = robots.unavailable(current) or f"robots.txt disallows {current}"
+            raise Blocked(why, url=current)
         try:
             async with client.stream("GET", current, headers=headers,
                                      timeout=timeouts(policy)) as response:
@@ -305,6 +306,9 @@ async def _read(
     h = response.headers
     etag, last_modified = h.get("ETag"), h.get("Last-Modified")
     if status == 304:
+        # read the (empty) body to its end: a response left unread closes its connection,
+        # and a re-check would pay a new connection for every 304
+        await response.aread()
         return Page(
             url, final_url, 304, etag=etag, last_modified=last_modified, redirects=redirects
         )

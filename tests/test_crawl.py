@@ -210,9 +210,9 @@ def test_requests_to_one_host_are_spaced_by_the_delay(server, tmp_path):
     config = Config(defaults=SiteSettings(delay=5.0))
     report = crawl(tmp_path / "archive.db", site, config, sleep=fake_sleep)
     assert report.counts["new_version"] == 3
-    # one wait between the feed and the sitemap, then one before each page, the first too:
-    # discovery's last request (and robots.txt) went to the same host just before
-    assert len(waits) == 4 and all(4.0 < w <= 5.0 for w in waits), waits
+    # every request to the host passes one gate: robots.txt, then a wait before the feed,
+    # the sitemap and each page
+    assert len(waits) == 5 and all(4.0 < w <= 5.0 for w in waits), waits
 
 
 def test_second_crawl_during_the_first_exits_without_touching_the_database(tmp_path):
@@ -275,12 +275,22 @@ def test_huge_crawl_delay_is_capped_and_max_time_still_ends_the_run(server, tmp_
                                          {"Content-Type": "text/plain"}))
     for n in (1, 2, 3):
         serve_article(server, n)
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    report = crawl(tmp_path / "a.db", site, sleep=fake_sleep)
+    # discovery too waits the Crawl-delay, capped at 60 s: before the feed, the sitemap and
+    # each page
+    assert report.counts["new_version"] == 3
+    assert len(waits) == 5 and all(59 < w <= 60 for w in waits), waits
     start = time.monotonic()
-    report = crawl(tmp_path / "archive.db", site, max_time=2.0)
-    # the first article is fetched; the next would wait 60 s (the cap), past --max-time
+    report = crawl(tmp_path / "b.db", site, max_time=2.0)
+    # robots.txt is read; the feed would come 60 s later, past --max-time
     assert time.monotonic() - start < 5
-    assert report.counts["new_version"] == 1 and report.counts["skipped"] == 2
-    assert report.status == "timed_out"
+    assert report.status == "timed_out" and report.counts["checked"] == 0
+    assert server.hits("/rss") == 1  # the first crawl's
 
 
 def test_articles_archived_by_hand_on_other_sites_are_rechecked(server, tmp_path):

@@ -22,6 +22,7 @@ from faults import (
     check,
     drip,
     empty,
+    FakeSleep,
     failing,
     gzip_bomb,
     huge_body,
@@ -144,14 +145,18 @@ def test_total_timeout_is_shared_by_all_attempts(server: TestServer, db: Path) -
     assert server.hits("/story") == 2 and done.seconds < 2
 
 
-def test_robots_txt_that_drips_is_given_up_and_the_page_archived(
+def test_robots_txt_that_drips_is_given_up_and_nothing_is_fetched(
     server: TestServer, db: Path
 ) -> None:
+    # RFC 9309: a robots.txt that cannot be read means "disallow all" for the run
     server.route("/robots.txt", drip(b"User-agent: *\nDisallow: /private/\n" * 100, every=0.02))
     server.route("/story", Response.html(ARTICLE))
-    done = archive(server, "/story", db, robots=Robots(timeout=0.3))
-    check(done, outcome="new_version", status=200, attempts=1, versions=1)
-    assert server.hits("/robots.txt") == 1 and done.seconds < 2
+    done = archive(server, "/story", db, robots=Robots(timeout=0.3, attempts=2,
+                                                       sleep=FakeSleep()))
+    check(done, outcome="blocked", status=None, attempts=1, versions=0,
+          error=r"robots.txt unreachable \(not read within 0.3 s\)")
+    assert server.hits("/robots.txt") == 2 and server.hits("/story") == 0
+    assert done.seconds < 2
 
 
 # --- bodies: gzip, size ----------------------------------------------------------------------

@@ -433,11 +433,17 @@ def test_robots_404_allows_everything(server: TestServer) -> None:
     assert page.status == 200 and server.hits("/robots.txt") == 1
 
 
-def test_robots_5xx_allows_and_is_not_retried(server: TestServer) -> None:
+def test_robots_5xx_is_retried_then_disallows_all_for_the_run(server: TestServer) -> None:
+    # RFC 9309 2.3.1.3: an unreachable robots.txt means "disallow all"
     server.route("/robots.txt", Response(503))
     server.route("/story", Response.html(HTML))
-    assert real_fetch(server.url("/story"), robots=Robots()).status == 200
-    assert server.hits("/robots.txt") == 1
+    sleep = FakeSleep()
+    robots = Robots(sleep=sleep)
+    with pytest.raises(Blocked):
+        real_fetch(server.url("/story"), robots=robots)
+    assert server.hits("/robots.txt") == 3 and server.hits("/story") == 0
+    assert sleep.delays == [2.0, 4.0]
+    assert "HTTP 503" in (robots.unavailable(server.url("/other")) or "")
 
 
 def test_robots_is_fetched_once_per_host_and_exposes_delay_and_sitemaps(
