@@ -134,6 +134,8 @@ def apply_url(archive: Archive, r: UrlResult, site: Site, config: Config,
     """Store one URL's result as a local crawl would; None when it was stored already."""
     job, schedule = r.job, config.for_site(site.name).schedule
     fetch = r.fetch_row()
+    if r.kind == "skipped":  # as a local crawl: no fetch row, the next run tries again
+        return Result(job.url, Outcome.BLOCKED, error=r.error)
     try:
         if r.kind == "page":
             assert r.article is not None and r.page is not None
@@ -199,7 +201,10 @@ async def run_queued(archive: Archive, config: Config, sites: list[Site], queue:
                 from ..sites import site_named
                 site = site_named(r.job.site)
             done = apply_url(archive, r, site, config, redelivered)
-            if done is not None:
+            if r.kind == "skipped":
+                report.counts["skipped"] += 1
+                on_result(done)  # type: ignore[arg-type]
+            elif done is not None:
                 report.counts["checked"] += 1
                 report.counts[done.outcome] += 1
                 on_result(done)

@@ -92,7 +92,7 @@ def decode_task(data: Any) -> HostTask:
         raise BadMessage(f"malformed host task: {err}") from None
 
 
-Kind = Literal["page", "same", "failed"]
+Kind = Literal["page", "same", "failed", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,8 @@ class UrlResult:
     """One URL's fetch: its ``fetches`` row, and the extracted article when there is one.
 
     ``kind``: "page" (fetched and extracted: ``article`` and ``page`` are set), "same" (a 304
-    or the same bytes as last time: nothing to extract) or "failed" (``outcome``, ``error``).
+    or the same bytes as last time: nothing to extract), "failed" (``outcome``, ``error``) or
+    "skipped" (not tried: its robots.txt could not be read; nothing is stored).
     ``started_at`` (ISO UTC, to the second) orders results of the same article.
     """
 

@@ -4,10 +4,10 @@
 extracts them, and returns a ``HostResult``; what the archive must decide (identity,
 `scraper forget`, versions) is left to the coordinator (``scraper.queue.coordinate``).
 
-Politeness: every request the client sends (robots.txt, feeds, sitemaps, pages, retries,
-redirect hops) passes ``PoliteTransport``, which waits for the host's turn in a ``Pacer``:
-the host's lease (``Claims``, held across machines: ``engine.HostLeases``) and then the delay
-since the last request to it, stretched to robots.txt's Crawl-delay.
+Politeness is the local crawl's: every request (robots.txt, feeds, sitemaps, pages) takes a
+turn of its host's gate (``scraper.hosts``: the delay, robots.txt's Crawl-delay). Across
+machines, ``LeasedGates`` first waits for the host's lease (``Claims``: ``engine.HostLeases``)
+and for what the last holder's delay still asks.
 """
 
 from __future__ import annotations
@@ -16,15 +16,16 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from typing import Any, Protocol
 
 import httpx
 
-from ..crawl import MAX_CRAWL_DELAY, ROUTINE_SITEMAPS
+from ..crawl import ROUTINE_SITEMAPS
 from ..discover import discover
 from ..fetch import FetchPolicy, fetch, policy_for
+from ..hosts import Gates, HostGate
 from ..identity import check_http_url
 from ..models import ExtractError, Outcome, ScraperError
 from ..pipeline import Extractor, extract_inline
@@ -35,7 +36,6 @@ from .messages import HostResult, HostTask, Job, UrlResult
 
 log = logging.getLogger("scraper.queue")
 
-ROBOTS_TTL = 900.0  # s a worker keeps robots.txt rules: about one cron period
 
 class Claims(Protocol):
     """Hosts held across machines (``engine.HostLeases``)."""
@@ -57,121 +57,84 @@ class Unshared:
         return True
 
 
-class Pacer:
-    """Per host: the lease first, then at least ``delay`` seconds between request starts."""
+class LeasedGates(Gates):
+    """The gates of one task: a host's first turn (and any after its lease lapsed) waits for
+    the host's lease, and for what the previous holder's delay still asks."""
 
-    def __init__(self, delay: float, claims: Claims,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
-        self.default_delay = delay
-        self.delays: dict[str, float] = {}
-        self._claims = claims
-        self._sleep = sleep
-        self._next: dict[str, float] = {}  # host → monotonic time of its next allowed start
-        self._locks: dict[str, asyncio.Lock] = {}
+    def __init__(self, client: httpx.AsyncClient, robots: Robots, claims: Claims,
+                 **kwargs: Any) -> None:
+        super().__init__(client, robots, **kwargs)
+        self.claims = claims
+        self.claimed: set[str] = set()
+        self._claiming: dict[str, asyncio.Lock] = {}
 
-    def delay(self, host: str) -> float:
-        return self.delays.get(host, self.default_delay)
+    async def enter(self, gate: HostGate) -> None:
+        if gate.host not in self.claimed or not self.claims.held(gate.host):
+            async with self._claiming.setdefault(gate.host, asyncio.Lock()):
+                if gate.host not in self.claimed or not self.claims.held(gate.host):
+                    left = await self.claims.claim(gate.host)
+                    self.claimed.add(gate.host)
+                    gate.next_start = max(gate.next_start, self.clock() + left)
+        await super().enter(gate)
 
-    def stretch(self, host: str, seconds: float | None) -> None:
-        """robots.txt's Crawl-delay, when longer than the delay (capped as a local crawl)."""
-        if seconds and seconds > self.delay(host):
-            self.delays[host] = min(seconds, max(MAX_CRAWL_DELAY, self.default_delay))
-
-    async def turn(self, host: str) -> None:
-        """Wait until a request to ``host`` may start; the next one waits the delay."""
-        lock = self._locks.setdefault(host, asyncio.Lock())
-        async with lock:
-            if host not in self._next or not self._claims.held(host):
-                left = await self._claims.claim(host)
-                self._next[host] = max(self._next.get(host, 0.0), time.monotonic() + left)
-            # a loop: sent() may push the time back while we wait
-            while (wait := self._next[host] - time.monotonic()) > 0:
-                await self._sleep(wait)
-            self._next[host] = time.monotonic() + self.delay(host)
-
-    def sent(self, host: str) -> None:
-        """The request has left (its head is written): the delay counts from now too.
-
-        The first request of a client spends tens of milliseconds setting up before its
-        bytes leave; counted from its turn only, the host would see the next one early.
-        """
-        self._next[host] = max(self._next.get(host, 0.0), time.monotonic() + self.delay(host))
-
-    def hosts(self) -> dict[str, float]:
-        """The hosts claimed, each with the seconds its delay still runs (for the release)."""
-        now = time.monotonic()
-        return {host: max(0.0, at - now) for host, at in self._next.items()}
-
-
-class PoliteTransport(httpx.AsyncBaseTransport):
-    """Every request waits its host's turn in the pacer, whatever sent it."""
-
-    def __init__(self, pacer: Pacer, inner: httpx.AsyncBaseTransport | None = None) -> None:
-        self.pacer = pacer
-        self.inner = inner or httpx.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        host = request.url.host
-        await self.pacer.turn(host)
-        traced = request.extensions.get("trace")
-
-        async def trace(event: str, info: dict[str, Any]) -> None:
-            if event.endswith("send_request_headers.complete"):
-                self.pacer.sent(host)
-            if traced is not None:
-                await traced(event, info)
-
-        request.extensions = {**request.extensions, "trace": trace}
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
+    def delays_left(self) -> dict[str, float]:
+        """Per host claimed, the seconds before its next request may start (the release)."""
+        now = self.clock()
+        return {host: max(0.0, self.gate(f"http://{host}/").next_start - now)
+                for host in self.claimed}
 
 
 def task_policy(site: Site, task: HostTask) -> FetchPolicy:
-    """The fetch policy the coordinator resolved for the site; the pacer does the spacing."""
+    """The fetch policy the coordinator resolved for the site, at the task's delay."""
     policy = policy_for(site)
     agent = task.user_agents.get(site.name)
-    return replace(policy, user_agent=agent or policy.user_agent, delay=0.0)
+    return replace(policy, user_agent=agent or policy.user_agent, delay=task.delay)
 
 
-async def run_host_task(task: HostTask, client: httpx.AsyncClient, pacer: Pacer, *,
-                        extractor: Extractor = extract_inline, extractor_id: Callable[[Site], str],
-                        robots: Robots | None = None) -> HostResult:
+async def run_host_task(task: HostTask, client: httpx.AsyncClient, gates: Gates, *,
+                        extractor: Extractor = extract_inline,
+                        extractor_id: Callable[[Site], str]) -> HostResult:
     """Discover and fetch the task's work; jobs not started within ``task.max_time`` come
     back as ``left``, for the coordinator to send again."""
     deadline = time.monotonic() + task.max_time
-    robots = robots or Robots()
+    robots = gates.robots
     links: dict[str, list[dict[str, Any]]] = {}
     failed: dict[str, str] = {}
     for name in task.discover:
         site = site_named(name)
         try:
             found = await asyncio.wait_for(discover(
-                client, site, task_policy(site, task), robots=robots,
+                client, site, task_policy(site, task), robots=robots, gates=gates,
                 max_sitemaps=ROUTINE_SITEMAPS), max(1.0, deadline - time.monotonic()))
             links[name] = [asdict(link) for link in found]
         except (ScraperError, TimeoutError) as err:
             failed[name] = str(err) or "did not finish within the task's time"
     urls: list[UrlResult] = []
     left: list[Job] = []
-    slots = asyncio.Semaphore(max(1, task.concurrency))
 
     async def one(job: Job) -> None:
-        async with slots:
+        site = site_named(job.site)
+        policy = task_policy(site, task)
+        gate = gates.gate(job.url, task.delay, task.concurrency)
+        if policy.respect_robots and robots is not None:
+            why = await gates.ready(gate, job.url, policy.user_agent)
+            if why:  # robots.txt could not be read: not tried, the next run does it
+                urls.append(UrlResult(job, "skipped", utc_now(), 0, outcome=Outcome.BLOCKED,
+                                      error=why))
+                return
+        if gate.closed or time.monotonic() >= deadline:
+            left.append(job)
+            return
+        async with gates.turn(gate):
             if time.monotonic() >= deadline:
                 left.append(job)
                 return
-            site = site_named(job.site)
-            policy = task_policy(site, task)
-            host = httpx.URL(job.url).host
-            if policy.respect_robots:
-                await robots.load(client, job.url, policy.user_agent)
-                pacer.stretch(host, robots.crawl_delay(job.url, policy.user_agent))
             left_s = max(1.0, deadline - time.monotonic())
             policy = replace(policy, total_timeout=min(policy.total_timeout or left_s, left_s))
-            urls.append(await fetch_one(client, job, site, policy, robots, extractor,
-                                        extractor_id))
+            result = await fetch_one(client, job, site, policy, robots, extractor,
+                                     extractor_id)
+        gate.count(result.status, job.url)
+        urls.append(result)
 
     await asyncio.gather(*(one(job) for job in task.jobs))
     return HostResult(task_id=task.id, host=task.host, schema=task.schema, code=task.code,
@@ -221,23 +184,21 @@ async def fetch_one(client: httpx.AsyncClient, job: Job, site: Site, policy: Fet
 
 def runner(extractor: Extractor = extract_inline,
            transport: httpx.AsyncBaseTransport | None = None) -> Callable[..., Any]:
-    """The worker's ``run(task, claims)``: a polite client per task; returns the result and
-    the seconds each claimed host's delay still runs."""
+    """The worker's ``run(task, claims)``: a client and gates per task; returns the result
+    and, per host claimed, the seconds its delay still asks."""
     from ..extract import extractor_id
     from ..fetch import make_client
 
-    # robots.txt is read once per ROBOTS_TTL, not once per task (a host has several a run)
-    robots, since = Robots(), time.monotonic()
-
     async def run(task: HostTask, claims: Claims) -> tuple[HostResult, dict[str, float]]:
-        nonlocal robots, since
-        if time.monotonic() - since > ROBOTS_TTL:
-            robots, since = Robots(), time.monotonic()
-        pacer = Pacer(task.delay, claims)
-        async with make_client(policy_for(None), transport=PoliteTransport(pacer, transport)
-                               ) as client:
-            result = await run_host_task(task, client, pacer, extractor=extractor,
-                                         extractor_id=extractor_id, robots=robots)
-        return result, pacer.hosts()
+        # robots.txt per task: a Robots takes its turns from one run's gates
+        robots = Robots()
+        async with make_client(policy_for(None), transport=transport) as client:
+            gates = LeasedGates(client, robots, claims, default_delay=task.delay)
+            try:
+                result = await run_host_task(task, client, gates, extractor=extractor,
+                                             extractor_id=extractor_id)
+            finally:
+                await gates.aclose()
+        return result, gates.delays_left()
 
     return run
