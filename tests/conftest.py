@@ -57,3 +57,19 @@ def _no_declared_sites_left_behind() -> Iterator[None]:
     from scraper.sites import declare
 
     declare(())
+
+
+@pytest.fixture
+def no_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Commands run in this process skip their politeness and retry waits (the seconds they
+    asked for are recorded): for tests whose subject is not the waiting. A command waits
+    through ``scraper.fetch.pause``; tests of the waits themselves do not use this."""
+    from scraper import fetch
+
+    asked: list[float] = []
+
+    async def instant(seconds: float) -> None:
+        asked.append(seconds)
+
+    monkeypatch.setattr(fetch, "pause", instant)
+    return asked

@@ -14,6 +14,10 @@ from server import Response, TestServer
 
 from scraper.cli import cli
 
+# the politeness delay and retry waits are not what these tests are about (the test of the
+# waits records them itself)
+pytestmark = pytest.mark.usefixtures("no_waits")
+
 FIXTURES = Path(__file__).parent / "fixtures" / "themoscowtimes"
 ARTICLE = "/2023/04/17/china-minister-hails-strong-russia-ties-in-putin-meeting-a80850"
 OLD_SENTENCE = "He added that Russia-China ties have"

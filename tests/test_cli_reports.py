@@ -23,6 +23,9 @@ from scraper import sites as sites_module
 from scraper.cli import cli
 from scraper.sites import Site, all_sites
 
+# the politeness delay and retry waits are not what these tests are about
+pytestmark = pytest.mark.usefixtures("no_waits")
+
 FIXTURES = Path(__file__).parent / "fixtures" / "themoscowtimes"
 ARTICLE = "/2023/04/17/china-minister-hails-strong-russia-ties-in-putin-meeting-a80850"
 OLD_SENTENCE = "He added that Russia-China ties have"

@@ -42,6 +42,9 @@ from scraper.robots import Robots
 from scraper.sites import Site, site_named
 from scraper_sites.themoscowtimes import TheMoscowTimes
 
+# the politeness delay and retry waits are not what these tests are about
+pytestmark = pytest.mark.usefixtures("no_waits")
+
 CORPUS = Path(os.environ.get("SCRAPER_CORPUS")
               or Path(__file__).parents[1].parent / "shared" / "corpus")
 FEEDS = CORPUS / "feeds"

@@ -26,6 +26,9 @@ from scraper.browse.serve import build_datasette, prepare_archive
 from scraper.cli import exporting
 from scraper.export import FIELDS
 
+# the politeness delay and retry waits are not what these tests are about
+pytestmark = pytest.mark.usefixtures("no_waits")
+
 FIELD_OF = {"url": "article_url", "fetched_url": "url"}  # export name -> archive column
 
 

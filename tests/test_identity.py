@@ -26,6 +26,9 @@ from scraper.identity import (
 from scraper.models import Article
 from scraper.sites import Site
 
+# the politeness delay and retry waits are not what these tests are about
+pytestmark = pytest.mark.usefixtures("no_waits")
+
 FIXTURES = Path(__file__).parent / "fixtures" / "site"
 
 

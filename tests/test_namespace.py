@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 from server import Response, TestServer
 
+# the politeness delay and retry waits are not what these tests are about
+pytestmark = pytest.mark.usefixtures("no_waits")
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "tests" / "fixtures" / "themoscowtimes" / "seed-two-authors-updated.html"
 ARTICLE = "/2023/04/17/china-minister-hails-strong-russia-ties-in-putin-meeting-a80850"

@@ -13,6 +13,9 @@ from server import Response, TestServer
 
 from scraper.cli import cli
 
+# the politeness delay and retry waits are not what these tests are about
+pytestmark = pytest.mark.usefixtures("no_waits")
+
 FIXTURES = Path(__file__).parent / "fixtures" / "themoscowtimes"
 PAGE = (FIXTURES / "seed-two-authors-updated.html").read_text(encoding="utf-8")
 TITLE = "China Minister Hails 'Strong' Russia Ties in Putin Meeting"

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from server import Response, TestServer
 
 from scraper.cli import cli
+
+# the politeness delay and retry waits are not what these tests are about
+pytestmark = pytest.mark.usefixtures("no_waits")
 
 FIXTURES = Path(__file__).parent / "fixtures" / "themoscowtimes"
 

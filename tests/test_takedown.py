@@ -18,6 +18,9 @@ from scraper.sites import Site, all_sites, site_for
 from scraper.store import Archive
 from scraper.store.takedown import forget
 
+# the politeness delay and retry waits are not what these tests are about
+pytestmark = pytest.mark.usefixtures("no_waits")
+
 FIXTURES = Path(__file__).parent / "fixtures" / "themoscowtimes"
 PAGE = (FIXTURES / "seed-two-authors-updated.html").read_text(encoding="utf-8")
 SECRET = "Li Shangfu"  # a name in the page's text
