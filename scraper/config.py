@@ -72,6 +72,7 @@ class Config:
     overrides: dict[str, SiteSettings] = field(default_factory=dict)
     source: str = "(defaults)"
     declared: tuple[SiteSpec, ...] = ()  # sites declared with `domains`
+    queue: str | None = None  # [crawl] queue = "redis://…": crawl through `scraper worker`s
 
     def for_site(self, name: str) -> SiteSettings:
         """The settings of site ``name``: its overrides over the defaults."""
@@ -85,7 +86,7 @@ class Config:
 
 _SITE_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 _SITE_KEYS = {"delay", "concurrency", "user_agent", "max_age", "schedule"}
-_CRAWL_KEYS = _SITE_KEYS | {"sites", "max_checks"}
+_CRAWL_KEYS = _SITE_KEYS | {"sites", "max_checks", "queue"}
 # what a [sites.NAME] table with `domains` may say besides the settings above
 _SPEC_LISTS = ("domains", "feeds", "sitemaps", "news_sitemaps", "drop")
 _SPEC_PATTERNS = ("article_path", "article_id")
@@ -128,7 +129,12 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
     if not isinstance(sites, list) or not all(isinstance(s, str) for s in sites):
         raise UsageError(f"{source} [crawl] sites must be a list of site names")
     max_checks = _number(crawl, "max_checks", 2000, int, f"{source} [crawl]", 0, 10_000_000)
-    return Config(tuple(sites), int(max_checks), defaults, overrides, source, tuple(declared))
+    queue = crawl.get("queue")
+    if queue is not None and not (isinstance(queue, str) and queue.startswith(
+            ("redis://", "rediss://", "unix://"))):
+        raise UsageError(f"{source} [crawl] queue must be a Redis URL (redis://HOST:PORT/DB)")
+    return Config(tuple(sites), int(max_checks), defaults, overrides, source, tuple(declared),
+                  queue)
 
 
 def check_site_name(name: str) -> str:

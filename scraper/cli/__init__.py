@@ -20,6 +20,7 @@ from .reextracting import reextract
 from .site_list import sites
 from .status import stats
 from .takedown import forget
+from .worker import worker
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -42,7 +43,7 @@ def _serve() -> click.Command:
 
 
 for command in (archive, history, show, diff, extract_command, crawl, discover, sites,
-                stats, forget, reextract, export_command, _serve()):
+                stats, forget, reextract, export_command, worker, _serve()):
     cli.add_command(command)
 
 

@@ -52,8 +52,13 @@ def _crawl_sites(names: tuple[str, ...], configured: tuple[str, ...]) -> list[An
 @verbose_option
 @click.option("--fail-if-locked", is_flag=True, help="Exit 1 instead of 0 when another crawl "
               "holds the archive.")
+@click.option("--queue", "queue_url", envvar="SCRAPER_QUEUE", metavar="URL",
+              help="Send the fetching to `scraper worker`s through this Redis "
+                   "(redis://HOST:PORT/DB; env SCRAPER_QUEUE, or queue under [crawl] in the "
+                   "config); this run plans and stores. See README: Scaling out.")
 def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Path | None,
-          max_time: float | None, verbose: bool, fail_if_locked: bool) -> None:
+          max_time: float | None, verbose: bool, fail_if_locked: bool,
+          queue_url: str | None) -> None:
     """Discover new articles and re-check due ones, for cron.
 
     Crawls every site adapter (or the SITEs named, or those in the config file). New
@@ -73,6 +78,7 @@ def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Pat
     log_to_stderr(click.get_current_context(), logging.INFO if verbose else logging.WARNING)
     config = load_sites(config_path)
     sites = _crawl_sites(site_names, config.sites)
+    queue_url = _queue_url(queue_url or config.queue)
     check_archive_file(db)  # a file we cannot use is refused before the lock file is made
     try:
         with crawl_lock(db), Archive(db) as archive:
@@ -84,7 +90,7 @@ def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Pat
             started = time.monotonic()
             try:
                 asyncio.run(_run_crawl(archive, config, sites, report, max_time, verbose,
-                                       make_pool, run_crawl))
+                                       make_pool, run_crawl, queue_url))
             except (KeyboardInterrupt, Terminated):
                 report.stopped(CrawlStatus.INTERRUPTED)
                 report.seconds = time.monotonic() - started
@@ -115,9 +121,16 @@ class Terminated(Exception):
     """SIGTERM (systemd stopping the unit, `kill`, a cron wrapper's timeout) ended the crawl."""
 
 
+def _queue_url(url: str | None) -> str | None:
+    if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise click.BadParameter(f"{url!r} is not a Redis URL (redis://HOST:PORT/DB)",
+                                 param_hint="--queue")
+    return url
+
+
 async def _run_crawl(archive: Any, config: Any, sites: list[Any], report: Any,
                      max_time: float | None, verbose: bool, make_pool: Any,
-                     run_crawl: Any) -> Any:
+                     run_crawl: Any, queue_url: str | None = None) -> Any:
     """Run the crawl with a progress bar on a terminal, or error lines otherwise.
 
     SIGTERM cancels it as Ctrl-C does, so the run is recorded (``Terminated``).
@@ -134,6 +147,11 @@ async def _run_crawl(archive: Any, config: Any, sites: list[Any], report: Any,
 
     loop.add_signal_handler(signal.SIGTERM, on_term)
     try:
+        if queue_url is not None:  # the workers fetch; this process plans and stores
+            from ..queue import queued_crawl
+
+            return await queued_crawl(archive, config, sites, report, queue_url,
+                                      max_time=max_time, on_result=_result_line(verbose))
         return await _crawl_with_progress(archive, config, sites, report, max_time, verbose,
                                           make_pool, run_crawl)
     except asyncio.CancelledError:
@@ -142,6 +160,16 @@ async def _run_crawl(archive: Any, config: Any, sites: list[Any], report: Any,
         raise
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
+
+
+def _result_line(verbose: bool) -> Any:
+    def on_result(result: Any) -> None:
+        if verbose:
+            click.echo(stamp(f"{result.url}  {result.describe()}"))
+        elif not result.ok and result.outcome != "gone":
+            click.echo(stamp(f"{result.url}  {result.describe()}"), err=True)
+
+    return on_result
 
 
 async def _crawl_with_progress(archive: Any, config: Any, sites: list[Any], report: Any,

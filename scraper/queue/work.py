@@ -1,0 +1,204 @@
+"""A worker's side of a host task: every request, politely, and extraction; no database.
+
+``run_host_task`` reads the feeds and sitemaps the task names, fetches its URLs and
+extracts them, and returns a ``HostResult``; what the archive must decide (identity,
+`scraper forget`, versions) is left to the coordinator (``scraper.queue.coordinate``).
+
+Politeness is the local crawl's: every request (robots.txt, feeds, sitemaps, pages) takes a
+turn of its host's gate (``scraper.hosts``: the delay, robots.txt's Crawl-delay). Across
+machines, ``LeasedGates`` first waits for the host's lease (``Claims``: ``engine.HostLeases``)
+and for what the last holder's delay still asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from typing import Any, Protocol
+
+import httpx
+
+from ..crawl import ROUTINE_SITEMAPS
+from ..discover import discover
+from ..fetch import FetchPolicy, fetch, policy_for
+from ..hosts import Gates, HostGate
+from ..identity import check_http_url
+from ..models import ExtractError, Outcome, ScraperError
+from ..pipeline import Extractor, extract_inline
+from ..robots import Robots
+from ..sites import Site, site_named
+from ..store import utc_now
+from .messages import HostResult, HostTask, Job, UrlResult
+
+log = logging.getLogger("scraper.queue")
+
+
+class Claims(Protocol):
+    """Hosts held across machines (``engine.HostLeases``)."""
+
+    async def claim(self, host: str) -> float:
+        """Wait for the host's lease; the seconds the last holder's delay still asks."""
+
+    def held(self, host: str) -> bool:
+        """False once the lease has lapsed (this worker stalled): claim it again."""
+
+
+class Unshared:
+    """Claims for one process alone (tests, a local run): every host is free at once."""
+
+    async def claim(self, host: str) -> float:
+        return 0.0
+
+    def held(self, host: str) -> bool:
+        return True
+
+
+class LeasedGates(Gates):
+    """The gates of one task: a host's first turn (and any after its lease lapsed) waits for
+    the host's lease, and for what the previous holder's delay still asks."""
+
+    def __init__(self, client: httpx.AsyncClient, robots: Robots, claims: Claims,
+                 **kwargs: Any) -> None:
+        super().__init__(client, robots, **kwargs)
+        self.claims = claims
+        self.claimed: set[str] = set()
+        self._claiming: dict[str, asyncio.Lock] = {}
+
+    async def enter(self, gate: HostGate) -> None:
+        if gate.host not in self.claimed or not self.claims.held(gate.host):
+            async with self._claiming.setdefault(gate.host, asyncio.Lock()):
+                if gate.host not in self.claimed or not self.claims.held(gate.host):
+                    left = await self.claims.claim(gate.host)
+                    self.claimed.add(gate.host)
+                    gate.next_start = max(gate.next_start, self.clock() + left)
+        await super().enter(gate)
+
+    def delays_left(self) -> dict[str, float]:
+        """Per host claimed, the seconds before its next request may start (the release)."""
+        now = self.clock()
+        return {host: max(0.0, self.gate(f"http://{host}/").next_start - now)
+                for host in self.claimed}
+
+
+def task_policy(site: Site, task: HostTask) -> FetchPolicy:
+    """The fetch policy the coordinator resolved for the site, at the task's delay."""
+    policy = policy_for(site)
+    agent = task.user_agents.get(site.name)
+    return replace(policy, user_agent=agent or policy.user_agent, delay=task.delay)
+
+
+async def run_host_task(task: HostTask, client: httpx.AsyncClient, gates: Gates, *,
+                        extractor: Extractor = extract_inline,
+                        extractor_id: Callable[[Site], str]) -> HostResult:
+    """Discover and fetch the task's work; jobs not started within ``task.max_time`` come
+    back as ``left``, for the coordinator to send again."""
+    deadline = time.monotonic() + task.max_time
+    robots = gates.robots
+    links: dict[str, list[dict[str, Any]]] = {}
+    failed: dict[str, str] = {}
+    for name in task.discover:
+        site = site_named(name)
+        try:
+            found = await asyncio.wait_for(discover(
+                client, site, task_policy(site, task), robots=robots, gates=gates,
+                max_sitemaps=ROUTINE_SITEMAPS), max(1.0, deadline - time.monotonic()))
+            links[name] = [asdict(link) for link in found]
+        except (ScraperError, TimeoutError) as err:
+            failed[name] = str(err) or "did not finish within the task's time"
+    urls: list[UrlResult] = []
+    left: list[Job] = []
+
+    async def one(job: Job) -> None:
+        site = site_named(job.site)
+        policy = task_policy(site, task)
+        gate = gates.gate(job.url, task.delay, task.concurrency)
+        if policy.respect_robots and robots is not None:
+            why = await gates.ready(gate, job.url, policy.user_agent)
+            if why:  # robots.txt could not be read: not tried, the next run does it
+                urls.append(UrlResult(job, "skipped", utc_now(), 0, outcome=Outcome.BLOCKED,
+                                      error=why))
+                return
+        if gate.closed or time.monotonic() >= deadline:
+            left.append(job)
+            return
+        async with gates.turn(gate):
+            if time.monotonic() >= deadline:
+                left.append(job)
+                return
+            left_s = max(1.0, deadline - time.monotonic())
+            policy = replace(policy, total_timeout=min(policy.total_timeout or left_s, left_s))
+            result = await fetch_one(client, job, site, policy, robots, extractor,
+                                     extractor_id)
+        gate.count(result.status, job.url)
+        urls.append(result)
+
+    await asyncio.gather(*(one(job) for job in task.jobs))
+    return HostResult(task_id=task.id, host=task.host, schema=task.schema, code=task.code,
+                      urls=tuple(urls), links=links, discovery_failed=failed, left=tuple(left))
+
+
+async def fetch_one(client: httpx.AsyncClient, job: Job, site: Site, policy: FetchPolicy,
+                    robots: Robots | None, extractor: Extractor,
+                    extractor_id: Callable[[Site], str]) -> UrlResult:
+    """Fetch and extract one URL as ``pipeline.archive_url`` does, storing nothing."""
+    started, clock = utc_now(), time.monotonic()
+    page = None
+
+    def elapsed() -> int:
+        return round((time.monotonic() - clock) * 1000)
+
+    try:
+        url = check_http_url(job.url)
+        page = await fetch(client, url, policy, robots=robots, etag=job.etag,
+                           last_modified=job.last_modified)
+        raw_hash = hashlib.sha256(page.raw).hexdigest() if page.raw else None
+        if job.known and (page.not_modified or (raw_hash and raw_hash == job.raw_hash)):
+            return UrlResult(job, "same", started, elapsed(), status=page.status,
+                             attempts=page.attempts, final_url=page.final_url,
+                             outcome=Outcome.NOT_MODIFIED if page.not_modified
+                             else Outcome.UNCHANGED, etag=page.etag,
+                             last_modified=page.last_modified)
+        try:
+            article = await extractor(page.html, page.final_url, site)
+        except ScraperError:
+            raise
+        except Exception as exc:  # a bug in an adapter, a dead extraction process
+            log.debug("extraction of %s failed", url, exc_info=True)
+            raise ExtractError(f"extraction failed on {url}: {type(exc).__name__}: {exc}") from exc
+        return UrlResult(job, "page", started, elapsed(), status=page.status,
+                         attempts=page.attempts, final_url=page.final_url, article=article,
+                         page=replace(page, html=""), raw_hash=raw_hash,
+                         extractor=extractor_id(site))
+    except ScraperError as err:
+        status = getattr(err, "status", None) or (page.status if page else None)
+        return UrlResult(job, "failed", started, elapsed(), status=status,
+                         attempts=(page.attempts if page else None)
+                         or getattr(err, "attempts", None) or None,
+                         final_url=page.final_url if page else None, outcome=err.outcome,
+                         error=" ".join(str(err).split()))
+
+
+def runner(extractor: Extractor = extract_inline,
+           transport: httpx.AsyncBaseTransport | None = None) -> Callable[..., Any]:
+    """The worker's ``run(task, claims)``: a client and gates per task; returns the result
+    and, per host claimed, the seconds its delay still asks."""
+    from ..extract import extractor_id
+    from ..fetch import make_client
+
+    async def run(task: HostTask, claims: Claims) -> tuple[HostResult, dict[str, float]]:
+        # robots.txt per task: a Robots takes its turns from one run's gates
+        robots = Robots()
+        async with make_client(policy_for(None), transport=transport) as client:
+            gates = LeasedGates(client, robots, claims, default_delay=task.delay)
+            try:
+                result = await run_host_task(task, client, gates, extractor=extractor,
+                                             extractor_id=extractor_id)
+            finally:
+                await gates.aclose()
+        return result, gates.delays_left()
+
+    return run
