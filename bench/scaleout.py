@@ -1,6 +1,6 @@
 """The queue benchmark: `scraper crawl --queue` with `scraper worker`s on a loopback Redis.
 
-    python bench/queue.py [--hosts 200] [--articles 5] [--only coordination,cpu,overhead,writer]
+    python bench/scaleout.py [--hosts 200] [--articles 5] [--only coordination,cpu,overhead,writer]
 
 Side by side in one run, each on a fresh redis-server (Unix socket, no persistence) and a
 fresh archive, against a local multi-host site (127.0.1.1 … 127.0.1.N, one server per host,
@@ -71,7 +71,7 @@ def small_page(n: int) -> bytes:
 def corpus_pages() -> list[bytes]:
     pages = [gzip.decompress(p.read_bytes()) for p in sorted(CORPUS.glob("sites/*/*.html.gz"))]
     if not pages:
-        raise SystemExit(f"bench/queue.py: no pages under {CORPUS}/sites (set SCRAPER_CORPUS)")
+        raise SystemExit(f"bench/scaleout.py: no pages under {CORPUS}/sites (set SCRAPER_CORPUS)")
     return pages
 
 
@@ -351,7 +351,7 @@ def main() -> None:
     parser.add_argument("--only", default="coordination,cpu,overhead,writer")
     args = parser.parse_args()
     if shutil.which("redis-server") is None:
-        raise SystemExit("bench/queue.py: redis-server is not installed")
+        raise SystemExit("bench/scaleout.py: redis-server is not installed")
     only = set(args.only.split(","))
     rows: list[dict[str, Any]] = []
     lines: list[str] = []
