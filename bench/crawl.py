@@ -88,7 +88,8 @@ def child_crawl(opts: dict[str, Any]) -> dict[str, Any]:
     import resource
 
     from scraper.config import Config, SiteSettings
-    from scraper.crawl import crawl_lock, make_pool, run_crawl
+    from scraper.crawl import run_crawl
+    from scraper.workers import crawl_lock, make_pool
     from scraper.store import Archive
 
     db, n = Path(opts["db"]), opts["pages"]

@@ -156,7 +156,8 @@ def crawl(db: Path, hosts: int, per_host: int, port: int, delay: float, first: b
           profile: str | None) -> None:
     """One run_crawl over every host; prints what it cost as JSON."""
     from scraper.config import Config, SiteSettings
-    from scraper.crawl import make_pool, run_crawl
+    from scraper.crawl import run_crawl
+    from scraper.workers import make_pool
     from scraper.store import Archive
 
     sites = [bench_site(i, host, port) for i, host in enumerate(addresses(hosts))]

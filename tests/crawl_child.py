@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scraper import cli as cli_module  # noqa: E402
 from scraper.cli import crawling as crawl_command  # noqa: E402
-from scraper import crawl as crawl_module  # noqa: E402
+from scraper import workers as workers_module  # noqa: E402
 from scraper.extract import extract  # noqa: E402
 from scraper.sites import Site  # noqa: E402
 from scraper.store import Archive  # noqa: E402
@@ -169,7 +169,7 @@ def run_job(job: dict[str, Any]) -> int:
     site.sitemaps = (job["sitemap"],)  # type: ignore[misc]
     crawl_command._crawl_sites = lambda names, configured: [site]  # type: ignore[assignment]
     if not job.get("pool"):
-        crawl_module.make_pool = lambda: nullcontext(None)  # type: ignore[assignment]
+        workers_module.make_pool = lambda: nullcontext(None)  # type: ignore[assignment]
     if job.get("kill_in_write"):
         _kill_in_write(int(job["kill_in_write"]))
     if job.get("batch_size"):

@@ -15,9 +15,10 @@ from server import Response, TestServer
 from scraper import cli as cli_module
 from scraper.cli import crawling as crawl_command
 from scraper.config import Config, SiteSettings
-from scraper.crawl import crawl_lock, make_pool, run_crawl
+from scraper.crawl import run_crawl
 from scraper.sites import Site
 from scraper.store import Archive
+from scraper.workers import crawl_lock, make_pool
 
 FIXTURES = Path(__file__).parent / "fixtures" / "site"
 FAST = Config(defaults=SiteSettings(delay=0))

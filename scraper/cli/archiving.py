@@ -52,11 +52,12 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
 
     Example: scraper archive https://www.bbc.com/news/articles/clymn8zyrp9o
     """
-    from ..crawl import POOL_FROM, CrawlReport, Job, make_pool, pool_extractor, work_politely
+    from ..crawl import CrawlReport, Job, work_politely
     from ..fetch import make_client, policy_for
     from ..robots import Robots
     from ..sites import site_for, site_named
     from ..store import Archive
+    from ..workers import POOL_FROM, make_pool, pool_extractor
 
     config = load_sites(config_path)
     site = site_named(site_name) if site_name else None

@@ -71,8 +71,9 @@ def crawl(site_names: tuple[str, ...], db: Path, as_json: bool, config_path: Pat
 
     Example: scraper crawl --max-time 840
     """
-    from ..crawl import CrawlReport, crawl_lock, make_pool, run_crawl
+    from ..crawl import CrawlReport, run_crawl
     from ..store import Archive, check_archive_file
+    from ..workers import crawl_lock, make_pool
 
     # warnings always (a feed skipped, a host left alone), and with -v each retry too
     log_to_stderr(click.get_current_context(), logging.INFO if verbose else logging.WARNING)

@@ -41,11 +41,11 @@ def reextract(site_names: tuple[str, ...], url: str | None, dry_run: bool, verbo
 
     Example: scraper reextract themoscowtimes --dry-run
     """
-    from ..crawl import POOL_FROM, make_pool
     from ..extract import extractor_id
     from ..sites import site_named
     from ..store import Archive
     from ..store.reextract import reextract_counts, stale
+    from ..workers import POOL_FROM, make_pool
 
     load_sites(config_path)
     for name in site_names:
@@ -89,9 +89,9 @@ def reextract(site_names: tuple[str, ...], url: str | None, dry_run: bool, verbo
 def _one_article(archive: Any, aid: int, rows: list[Any], site: Any, pool: Any,
                  counts: dict[str, Any], dry_run: bool, verbose: bool) -> None:
     """Extract one article's stale versions again, then write them (or say what would change)."""
-    from ..crawl import _extract_job
     from ..extract import extractor_id
     from ..store.reextract import planned_folds, update_article
+    from ..workers import _extract_job
 
     def failed(row: Any, err: Exception) -> None:  # that version stays as it was
         counts["failed"] += 1

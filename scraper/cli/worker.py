@@ -62,8 +62,8 @@ def worker(queue_url: str | None, config_path: Path | None, hosts: int,
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         with _pool(processes) as pool:
-            from ..crawl import pool_extractor
             from ..queue.work import runner
+            from ..workers import pool_extractor
 
             await run_worker(url, runner(pool_extractor(pool)), schema=schema, code=code,
                              hosts=hosts, idle_timeout=redeliver_after or IDLE_TIMEOUT,
@@ -78,7 +78,7 @@ def _pool(processes: int | None) -> AbstractContextManager[Executor | None]:
         return nullcontext()
     from concurrent.futures import ProcessPoolExecutor
 
-    from ..crawl import _worker_start
+    from ..workers import _worker_start
 
     return ProcessPoolExecutor(max_workers=processes or os.cpu_count() or 1,
                                initializer=_worker_start)

@@ -262,7 +262,7 @@ class Archive(ArchiveFile):
     def mark_interrupted_crawls(self) -> list[int]:
         """Mark crawls still 'running' as 'interrupted'; returns their ids.
 
-        Call it holding the crawl lock (``crawl.crawl_lock``): no other crawl can be running
+        Call it holding the crawl lock (``workers.crawl_lock``): no other crawl can be running
         then, so such a row is from a crawl that was killed (SIGKILL, power loss, OOM) before
         it could close its row.
         """
