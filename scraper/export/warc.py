@@ -18,9 +18,7 @@ from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from ..models import StoreError
-from ..store import codec
-from ..store.archive import content_type
+from ..store.archive import StoredPage, read_page
 from .records import target_uri, version_record, warc_date
 
 # Headers that describe the bytes on the wire, not the decoded body the archive keeps:
@@ -40,31 +38,6 @@ class Capture:
     digest: str
     offset: int
     length: int
-
-
-@dataclass(frozen=True)
-class Page:
-    """A version's archived page: its bytes and, from schema 7 on, its HTTP heads."""
-
-    body: bytes
-    exchange: dict[str, Any] | None
-    mime: str  # the content type for a resource record (with charset when known)
-
-
-def archived_page(row: dict[str, Any]) -> Page | None:
-    """The page of a version row (None when it has none); StoreError if a blob is damaged."""
-    try:
-        if row.get("html_raw") is not None:
-            exchange = codec.unpack_json(row.get("http_exchange"), row.get("html_codec"))
-            body = codec.decompress(row["html_raw"], row.get("html_codec"))
-            return Page(body, exchange, content_type(exchange) or "text/html")
-        if row.get("html_zlib"):  # stored before schema 7: the decoded page as UTF-8
-            return Page(codec.decompress(row["html_zlib"], None), None,
-                        "text/html; charset=utf-8")
-    except ValueError as err:
-        raise StoreError(f"the stored page of version {row['version']} of {row['url']} "
-                         f"is damaged ({err})") from None
-    return None
 
 
 def response_head(response: dict[str, Any], body_length: int) -> StatusAndHeaders:
@@ -141,7 +114,7 @@ class ArchiveWARC:
     def add(self, row: dict[str, Any]) -> Capture | None:
         """Write a version's records; returns where its page record is (None: no page)."""
         uri = target_uri(row)
-        page = archived_page(row)
+        page = read_page(row, f"version {row['version']} of {row['url']}")
         capture = None
         page_id = None
         if page is not None:
@@ -167,18 +140,22 @@ class ArchiveWARC:
         return capture
 
     def _page_record(self, uri: str, row: dict[str, Any],
-                     page: Page) -> tuple[ArcWarcRecord, int, str]:
+                     page: StoredPage) -> tuple[ArcWarcRecord, int, str]:
         if page.exchange is not None:
             response = page.exchange["response"]
             head = response_head(response, len(page.body))
             record = self.writer.create_warc_record(
                 uri, "response", payload=BytesIO(page.body), length=len(page.body),
                 http_headers=head, warc_headers_dict=self._headers(row))
-            return record, int(response["status"]), page.mime.split(";")[0].strip().lower()
+            return record, int(response["status"]), _mime(page)
         record = self.writer.create_warc_record(
             uri, "resource", payload=BytesIO(page.body), length=len(page.body),
-            warc_content_type=page.mime, warc_headers_dict=self._headers(row))
-        return record, 200, page.mime.split(";")[0].strip().lower()
+            warc_content_type=page.content_type, warc_headers_dict=self._headers(row))
+        return record, 200, _mime(page)
+
+
+def _mime(page: StoredPage) -> str:
+    return page.content_type.split(";")[0].strip().lower()
 
 
 def write_warc(out: BinaryIO, rows: Iterable[dict[str, Any]], software: str,

@@ -317,20 +317,44 @@ def stored_page(page: Page) -> dict[str, Any]:
             "http_exchange": codec.pack_json(page.http) if page.http else None}
 
 
-def page_html(row: dict[str, Any], what: str) -> str:
-    """A version's archived page as text, from its ``html_raw`` (decoded with the charset
-    the fetch used) or, stored before schema 7, its ``html_zlib``; StoreError naming
-    ``what`` if the blob is damaged. ``row`` holds the PAGE_COLUMNS it has."""
+@dataclass(frozen=True)
+class StoredPage:
+    """A version's archived page: its bytes and, from schema 7 on, its HTTP heads."""
+
+    body: bytes
+    exchange: dict[str, Any] | None
+    content_type: str  # the response's, or UTF-8 HTML for a page stored before schema 7
+
+
+def read_page(row: dict[str, Any], what: str) -> StoredPage | None:
+    """A version's page from its ``html_raw`` or, stored before schema 7, its ``html_zlib``
+    (None when it has none); StoreError naming ``what`` if a blob is damaged. ``row`` holds
+    the PAGE_COLUMNS it has."""
     try:
         if row.get("html_raw") is not None:
-            raw = codec.decompress(row["html_raw"], row.get("html_codec"))
-            http = codec.unpack_json(row.get("http_exchange"), row.get("html_codec"))
-            return decode_html(raw, content_type(http))[0]
+            exchange = codec.unpack_json(row.get("http_exchange"), row.get("html_codec"))
+            body = codec.decompress(row["html_raw"], row.get("html_codec"))
+            return StoredPage(body, exchange, content_type(exchange) or "text/html")
         if row.get("html_zlib"):
-            return codec.decompress(row["html_zlib"], None).decode("utf-8")
-    except (ValueError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
+            return StoredPage(codec.decompress(row["html_zlib"], None), None,
+                              "text/html; charset=utf-8")
+    except ValueError as err:  # JSONDecodeError is a ValueError
         raise StoreError(f"the stored HTML of {what} is damaged ({err})") from None
-    return ""
+    return None
+
+
+def page_html(row: dict[str, Any], what: str) -> str:
+    """A version's archived page as text, decoded with the charset the fetch used ("" when
+    it has none); StoreError naming ``what`` if it is damaged."""
+    page = read_page(row, what)
+    if page is None:
+        return ""
+    if page.exchange is not None:
+        return decode_html(page.body, page.content_type)[0]
+    try:
+        return page.body.decode("utf-8")  # stored before schema 7: always UTF-8
+    except UnicodeDecodeError as err:
+        raise StoreError(f"the stored HTML of {what} is damaged ({err})") from None
 
 
 def content_type(http: dict[str, Any] | None) -> str:
