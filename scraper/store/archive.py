@@ -310,10 +310,13 @@ def version_fields(article: Article) -> dict[str, Any]:
     }
 
 
-def stored_page(page: Page) -> dict[str, Any]:
-    """The ``versions`` columns that keep the fetched page: its bytes and HTTP heads."""
-    raw = page.raw or page.html.encode("utf-8")  # a Page built by hand may carry only html
-    return {"html_raw": codec.compress(raw), "html_codec": codec.ZSTD,
+def stored_page(page: Page, compressed: bytes | None = None) -> dict[str, Any]:
+    """The ``versions`` columns that keep the fetched page: its bytes and HTTP heads.
+    ``compressed``: the page's bytes zstd-compressed already (by a worker), kept as they are."""
+    if compressed is None:
+        # a Page built by hand may carry only html
+        compressed = codec.compress(page.raw or page.html.encode("utf-8"))
+    return {"html_raw": compressed, "html_codec": codec.ZSTD,
             "http_exchange": codec.pack_json(page.http) if page.http else None}
 
 

@@ -24,28 +24,26 @@ from typing import Any
 
 from ..models import Article, Outcome, Page
 from ..schedule import DEFAULT_SCHEDULE
-from . import codec
-from .archive import Archive, SaveResult, Schedule
+from .archive import Archive, SaveResult, Schedule, stored_page
 
 
 def already_stored(archive: Archive, fetch: dict[str, Any], redelivered: bool = True) -> bool:
     """Is this fetch already logged (a redelivered result that was stored)?"""
     if not redelivered:
         return False
-    row = archive.db.conn.execute(
+    row = archive._first(
         "SELECT 1 FROM fetches WHERE url = ? AND started_at = ? AND elapsed_ms IS ?"
-        " AND status IS ? AND final_url IS ? LIMIT 1",
+        " AND status IS ? AND final_url IS ?",
         [fetch["url"], fetch["started_at"], fetch.get("elapsed_ms"), fetch.get("status"),
-         fetch.get("final_url")]).fetchone()
+         fetch.get("final_url")])
     return row is not None
 
 
 def checked_after(archive: Archive, key: str, started_at: str) -> int | None:
     """The article's id when it was last checked after ``started_at`` (this fetch is stale)."""
-    row = archive.db.conn.execute(
-        "SELECT id FROM articles WHERE article_key = ? AND last_checked > ?",
-        [key, started_at]).fetchone()
-    return int(row[0]) if row else None
+    row = archive._first("SELECT id FROM articles WHERE article_key = ? AND last_checked > ?",
+                         [key, started_at])
+    return int(row["id"]) if row else None
 
 
 def store_page(archive: Archive, article: Article, page: Page, *, site_name: str, key: str,
@@ -61,12 +59,10 @@ def store_page(archive: Archive, article: Article, page: Page, *, site_name: str
     if stale is not None:
         archive.record_fetch(**{**fetch, "outcome": Outcome.UNCHANGED.value,
                                 "article_id": stale})
-        latest = archive.db.conn.execute(
-            "SELECT max(version) FROM versions WHERE article_id = ?", [stale]).fetchone()[0]
-        return SaveResult(Outcome.UNCHANGED, stale, int(latest or 0))
-    stored = None if blob is None else {
-        "html_raw": blob, "html_codec": codec.ZSTD,
-        "http_exchange": codec.pack_json(page.http) if page.http else None}
+        latest = archive._first("SELECT max(version) AS top FROM versions WHERE article_id = ?",
+                                [stale])
+        return SaveResult(Outcome.UNCHANGED, stale, int((latest or {}).get("top") or 0))
+    stored = None if blob is None else stored_page(page, compressed=blob)
     return archive.save(article, page, site_name=site_name, key=key, fetched_at=fetched_at,
                         raw_hash=raw_hash, schedule=schedule, fetch=fetch, extractor=extractor,
                         stored=stored)
