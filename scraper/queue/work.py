@@ -111,10 +111,12 @@ async def run_host_task(task: HostTask, client: httpx.AsyncClient, gates: Gates,
             failed[name] = str(err) or "did not finish within the task's time"
     urls: list[UrlResult] = []
     left: list[Job] = []
+    # each site's adapter and policy once per task, not per URL
+    of_site = {name: (site, task_policy(site, task))
+               for name in {job.site for job in task.jobs} for site in [site_named(name)]}
 
     async def one(job: Job) -> None:
-        site = site_named(job.site)
-        policy = task_policy(site, task)
+        site, policy = of_site[job.site]
         gate = gates.gate(job.url, task.delay, task.concurrency)
         if policy.respect_robots and robots is not None:
             why = await gates.ready(gate, job.url, policy.user_agent)
