@@ -7,6 +7,7 @@ Kept out of cli.py because it is the one command that runs a server; cli.py impo
 from __future__ import annotations
 
 import errno
+import signal
 import socket
 import sqlite3
 import webbrowser
@@ -117,13 +118,20 @@ def serve(db: Path, host: str, port: int, open_browser: bool) -> None:
     ds = build_datasette(db)
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}/{ds.get_database().route}"
     config = uvicorn.Config(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
-    try:  # from the line on, Ctrl-C is how the server is stopped: no error, exit 0
+    server = uvicorn.Server(config)
+    # From the line on, Ctrl-C is how the server is stopped: no error, exit 0. uvicorn's own
+    # handler is installed before the line, not only once its loop runs, so a Ctrl-C in
+    # between asks it to stop instead of raising KeyboardInterrupt inside asyncio's start-up
+    # (a half-built event loop then printed a traceback as it was collected).
+    previous = signal.signal(signal.SIGINT, server.handle_exit)
+    try:
         click.echo(f"Serving {db} on {url}", err=True)
         if open_browser:
             webbrowser.open(url)
-        uvicorn.Server(config).run(sockets=[sock])  # re-raises the Ctrl-C it stopped on
-    except KeyboardInterrupt:
-        click.echo("Stopped.", err=True)
+        server.run(sockets=[sock])  # returns once stopped (uvicorn re-raises into our handler)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    click.echo("Stopped.", err=True)
 
 
 def _listen(host: str, port: int) -> socket.socket:
