@@ -320,7 +320,7 @@ class Row:
 
 
 def served(before: dict[str, Any], after: dict[str, Any]) -> str:
-    diff = {k: after.get(k, 0) - before.get(k, 0) for k in ("200", "304", "404")}
+    diff = {k: after.get(k, 0) - before.get(k, 0) for k in ("200", "304", "404", "connections")}
     return ", ".join(f"{v} × {k}" for k, v in diff.items() if v) or "-"
 
 

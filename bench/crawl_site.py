@@ -115,6 +115,7 @@ REASONS = {200: "OK", 304: "Not Modified", 400: "Bad Request", 404: "Not Found"}
 async def handle(site: Site, latency: float, reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter) -> None:
     """Serve one connection: requests in order, keep-alive until the client closes."""
+    site.counts["connections"] += 1  # a client that keeps its connections alive opens few
     try:
         while True:
             line = await reader.readline()

@@ -145,9 +145,13 @@ class Gates:
         if gate.client is None:
             if self._tls is None:
                 self._tls = httpx.create_ssl_context()  # loading the CA bundle costs ~20 ms
+            # No cap on either: the gate keeps at most ``concurrency`` requests in flight,
+            # so the pool never holds more connections than that. A cap taken from the
+            # gate now would be robots.txt's concurrency of 1, before the site's settings
+            # are known, and every request past the first would open a new connection.
             gate.client = make_client(transport=httpx.AsyncHTTPTransport(
                 verify=self._tls, limits=httpx.Limits(
-                    max_connections=None, max_keepalive_connections=gate.concurrency)))
+                    max_connections=None, max_keepalive_connections=None)))
 
             async def answered(response: httpx.Response) -> None:
                 gate.answered = self.clock()  # the host has surely seen the request by now

@@ -157,6 +157,13 @@ class Robots:
                     raise _Retryable(f"HTTP {status}")
                 if status >= 400:
                     log.info("robots.txt %s: HTTP %d, allowing all", robots_url, status)
+                    # read the (small) error page, so that its connection stays open for
+                    # the host's next request; a large one is dropped with the connection
+                    drained = 0
+                    async for chunk in response.aiter_raw():
+                        drained += len(chunk)
+                        if drained > self.max_bytes:
+                            break
                     return None
                 # raw bytes, inflated by hand (scraper.web): a bomb stops at the cap
                 body = Inflater(response.headers.get("Content-Encoding", ""), self.max_bytes)

@@ -96,8 +96,12 @@ class TestServer:
 
     __test__ = False  # not a pytest test class, despite the name
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", *, keep_alive: bool = False) -> None:
         self.host = host  # any 127.x.y.z: many "hosts" on one machine
+        # HTTP/1.1 keeps a connection open between requests (every response then needs its
+        # Content-Length); the default HTTP/1.0 closes it after each response
+        self.keep_alive = keep_alive
+        self.connections = 0  # TCP connections accepted
         self._routes: dict[str, list[Response]] = {}
         self._lock = threading.Lock()
         self.requests: list[Seen] = []
@@ -158,6 +162,7 @@ class TestServer:
 def _handler_for(server: TestServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         test_server = server  # for Response.handler functions: req.test_server.stopping
+        protocol_version = "HTTP/1.1" if server.keep_alive else "HTTP/1.0"
 
         def do_GET(self) -> None:
             headers = {k.lower(): v for k, v in self.headers.items()}
@@ -184,6 +189,8 @@ def _handler_for(server: TestServer) -> type[BaseHTTPRequestHandler]:
             pass  # keep test output clean
 
         def handle(self) -> None:
+            with server._lock:
+                server.connections += 1
             try:
                 super().handle()
             except (ConnectionError, OSError):

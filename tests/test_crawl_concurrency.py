@@ -54,3 +54,21 @@ def test_config_concurrency_puts_that_many_requests_to_one_host_in_flight(
     assert rows(db, "SELECT count(*) FROM versions") == [(IN_FLIGHT,)]
     assert rows(db, "SELECT count(*) FROM fetches WHERE outcome = 'new_version'") == [
         (IN_FLIGHT,)]
+
+
+def test_a_host_s_connections_are_kept_alive_at_any_concurrency(tmp_path: Path) -> None:
+    # robots.txt opens the host's pool while its concurrency is still 1: the pool must not
+    # stay sized for one kept-alive connection, or every further request opens a new one
+    # (a TCP, and on a real site a TLS, handshake per page)
+    concurrency, articles = 4, 24
+    with TestServer(keep_alive=True) as server:
+        paths = [f"/news/{n}" for n in range(1, articles + 1)]
+        site = site_on(server, [], paths)
+        for n, path in enumerate(paths, 1):
+            server.route(path, Response.html(article_html(n)))
+        config_file = tmp_path / "scraper.toml"
+        config_file.write_text(f"[crawl]\ndelay = 0\nconcurrency = {concurrency}\n")
+        report = crawl(tmp_path / "archive.db", site, load_config(config_file))
+        assert report.counts["new_version"] == articles
+        assert len(server.requests) == articles + 3  # robots.txt, the feed, the sitemap
+        assert server.connections <= concurrency
