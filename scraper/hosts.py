@@ -18,15 +18,14 @@ Hosts that wait for their next start sit in one timer heap, served by one timer 
 thousands of hosts cost one sleep at a time, not one per request. With ``per_host`` each host
 gets its own small connection pool (``client_for``; one TLS context for all): httpcore's pool
 scans every connection for every queued request, which over 200 hosts cost 60 ms of CPU a
-request in one shared pool. Pages wait in a frontier
-per host (a deque of jobs); a job becomes a task only when its host's turn comes, so a run
-holds as many tasks as requests in flight, and a slow or throttled host only delays itself.
+request in one shared pool. Pages wait in a frontier per host (a deque of jobs, worked by
+``scraper.serving``); a job becomes a task only when its host's turn comes, so a run holds as
+many tasks as requests in flight, and a slow or throttled host only delays itself.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import heapq
 import itertools
 import logging
@@ -37,12 +36,13 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
 from .policy import make_client
 from .robots import Robots
+from .serving import HELD, Serving, Triage
 from .web import host_of
 
 log = logging.getLogger("scraper.hosts")
@@ -52,13 +52,6 @@ REFUSAL_STREAK = 3
 # robots.txt Crawl-delay is honoured up to this: a day-long delay would hold the crawl lock
 # (and so every later cron run) for days
 MAX_CRAWL_DELAY = 60.0
-
-# the gates the running task holds a turn of: a robots.txt needed inside a turn (a page
-# redirected to another origin of its host) must not wait for a slot it holds itself
-_HELD: contextvars.ContextVar[frozenset[HostGate]] = contextvars.ContextVar(
-    "held_gates", default=frozenset())
-
-Triage = Literal["go", "prepare", "drop"]
 
 
 @dataclass(eq=False)
@@ -119,7 +112,7 @@ class Gates:
         self._seq = itertools.count()
         self._timer: asyncio.Task[None] | None = None
         self._timer_due = math.inf
-        self._serving: _Serving | None = None
+        self._serving: Serving | None = None
         if robots is not None and robots.turn is None:
             robots.turn = self._robots_turn  # robots.txt passes the gate like any request
 
@@ -186,11 +179,11 @@ class Gates:
     async def turn(self, gate: HostGate) -> AsyncIterator[None]:
         """Hold one of the host's slots for one request, started at the host's next start."""
         await self.enter(gate)
-        token = _HELD.set(_HELD.get() | {gate})
+        token = HELD.set(HELD.get() | {gate})
         try:
             yield
         finally:
-            _HELD.reset(token)
+            HELD.reset(token)
             self.leave(gate)
 
     async def enter(self, gate: HostGate) -> None:
@@ -248,7 +241,7 @@ class Gates:
         frontier whose next start would come at or after ``deadline``. Errors of ``run``
         end the whole call; cancelling it cancels the requests in flight.
         """
-        serving = self._serving = _Serving(run, triage, prepare, expire, deadline)
+        serving = self._serving = Serving(run, triage, prepare, expire, deadline)
         serving.left = sum(len(g.frontier) for g in self._gates.values())
         for gate in list(self._gates.values()):
             self._wake(gate)
@@ -323,7 +316,7 @@ class Gates:
     async def _robots_turn(self, url: str) -> AsyncIterator[None]:
         """The gate for a robots.txt download: its host's, like any other request."""
         gate = self.gate(url)
-        if gate not in _HELD.get():
+        if gate not in HELD.get():
             async with self.turn(gate):
                 yield
             return
@@ -335,90 +328,3 @@ class Gates:
         gate.last_start = self.clock()
         gate.next_start = gate.last_start + gate.delay
         yield
-
-
-class _Serving:
-    """One ``Gates.serve`` call: its callbacks, its tasks, and how many jobs are left."""
-
-    def __init__(self, run: Callable[[HostGate, Any], Awaitable[None]],
-                 triage: Callable[[HostGate, Any], Triage],
-                 prepare: Callable[[HostGate, Any], Awaitable[None]],
-                 expire: Callable[[HostGate], None], deadline: float | None) -> None:
-        self.run, self.triage, self.prepare = run, triage, prepare
-        self._expire, self.deadline = expire, deadline
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.left = 0
-
-    def step(self, gates: Gates, gate: HostGate) -> bool:
-        """Deal with the next job of ``gate``: True when it may deal with another now.
-
-        A job to drop goes without waiting for a turn, and so does a robots.txt to read
-        first (which takes its own turn); a job to run waits for the host's next start.
-        """
-        now = gates.clock()
-        if self.deadline is not None and now >= self.deadline:
-            self.expire(gate)
-            return False
-        job = gate.frontier[0]
-        verdict = self.triage(gate, job)
-        if verdict == "drop":
-            gate.frontier.popleft()
-            self.left -= 1
-            self.check()
-            return True
-        if verdict == "prepare":
-            gate.preparing = True
-            self._spawn(self._prepared(gates, gate, job))
-            return False
-        if gate.next_start > now:
-            if self.deadline is not None and gate.next_start >= self.deadline:
-                self.expire(gate)  # its next page would start too late
-            else:
-                gates._schedule(gate)
-            return False
-        gate.frontier.popleft()
-        gates._take(gate)
-        self._spawn(self._ran(gates, gate, job))
-        return True
-
-    def expire(self, gate: HostGate) -> None:
-        n = len(gate.frontier)
-        self._expire(gate)  # the caller counts them
-        gate.frontier.clear()
-        self.left -= n
-        self.check()
-
-    def check(self) -> None:
-        if self.left <= 0 and not self.tasks and not self.done.done():
-            self.done.set_result(None)
-
-    def _spawn(self, work: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(work)
-        self.tasks.add(task)
-        task.add_done_callback(self._ended)
-
-    def _ended(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None and not self.done.done():
-            self.done.set_exception(task.exception())  # type: ignore[arg-type]
-        self.check()
-
-    async def _prepared(self, gates: Gates, gate: HostGate, job: Any) -> None:
-        _HELD.set(frozenset())
-        try:
-            await self.prepare(gate, job)
-        finally:
-            gate.preparing = False
-            gates._wake(gate)
-
-    async def _ran(self, gates: Gates, gate: HostGate, job: Any) -> None:
-        _HELD.set(frozenset({gate}))
-        try:
-            await self.run(gate, job)
-        finally:
-            _HELD.set(frozenset())
-            self.left -= 1
-            gates.leave(gate)
-            if not gate.frontier and not gate.in_flight and not gate.waiters:
-                gates.retire(gate)
