@@ -320,7 +320,8 @@ class Row:
 
 
 def served(before: dict[str, Any], after: dict[str, Any]) -> str:
-    diff = {k: after.get(k, 0) - before.get(k, 0) for k in ("200", "304", "404", "connections")}
+    diff = {k: after.get(k, 0) - before.get(k, 0) for k in ("200", "304", "404", "listing 304",
+                                                        "connections")}
     return ", ".join(f"{v} × {k}" for k, v in diff.items() if v) or "-"
 
 

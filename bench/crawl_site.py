@@ -6,11 +6,12 @@ Prints ``PORT`` on the first line of stdout, then serves http://127.0.0.1:PORT/ 
 stdin closes (so it dies with the benchmark that started it) or it gets SIGTERM:
 
     /news/<i>        0 <= i < N: corpus page i mod 14 (gzip when accepted), ETag when enabled
-    /rss             RSS 2.0 listing all N pages, newest first
-    /sitemap.xml     a urlset listing all N pages
+    /rss             RSS 2.0 listing all N pages, newest first (ETag when enabled)
+    /sitemap.xml     a urlset listing all N pages (ETag when enabled)
     /robots.txt      404, like every other path
     /_bench/stats    JSON counters (no latency, not counted)
     /_bench/etags/on, /_bench/etags/off   serve ETags and answer If-None-Match with 304, or not
+                     (pages, feed and sitemap alike, as a CDN in front of a news site does)
 
 One asyncio event loop speaking HTTP/1.1 with keep-alive: the latency is an ``asyncio.sleep``
 per response, so concurrent requests wait it out together instead of queueing behind each
@@ -81,15 +82,26 @@ class Site:
         body = json.dumps({"etags": self.serve_etags, **self.counts}).encode()
         return 200, {"Content-Type": "application/json"}, body
 
+    def listing(self, content_type: str, body: bytes,
+                headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """The feed or the sitemap, with its ETag (304 when it matches) when ETags are on."""
+        out = {"Content-Type": content_type}
+        if self.serve_etags:
+            out["ETag"] = f'"{hashlib.sha1(body).hexdigest()[:20]}"'
+            if out["ETag"] in headers.get("if-none-match", ""):
+                self.counts["listing 304"] += 1
+                return 304, out, b""
+        return 200, out, body
+
     def respond(self, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         """Status, headers and body for one request (counted)."""
         self.counts["requests"] += 1
         if path == "/rss":
             self.counts["feed"] += 1
-            return 200, {"Content-Type": "application/rss+xml; charset=utf-8"}, self.feed
+            return self.listing("application/rss+xml; charset=utf-8", self.feed, headers)
         if path == "/sitemap.xml":
             self.counts["sitemap"] += 1
-            return 200, {"Content-Type": "application/xml"}, self.sitemap
+            return self.listing("application/xml", self.sitemap, headers)
         number = path[len("/news/"):] if path.startswith("/news/") else ""
         if not number.isdigit() or int(number) >= self.n:
             self.counts["404"] += 1
