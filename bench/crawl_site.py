@@ -58,6 +58,7 @@ class Site:
         self.n = n
         self.serve_etags = True
         self.counts: Counter[str] = Counter()
+        self.in_flight = 0  # requests waiting out their latency now
         now = time.time()
         items = "".join(
             f"<item><title>Story {i}</title><link>{base}/news/{i}</link>"
@@ -144,7 +145,12 @@ async def handle(site: Site, latency: float, reader: asyncio.StreamReader,
             if path.startswith("/_bench/"):
                 status, out, body = site.control(path)
             else:
-                await asyncio.sleep(latency)  # overlaps across connections: no queueing
+                site.in_flight += 1
+                site.counts["most in flight"] = max(site.counts["most in flight"], site.in_flight)
+                try:
+                    await asyncio.sleep(latency)  # overlaps across connections: no queueing
+                finally:
+                    site.in_flight -= 1
                 status, out, body = site.respond(path, headers)
             close = headers.get("connection", "").lower() == "close"
             head = [f"HTTP/1.1 {status} {REASONS.get(status, 'OK')}",
