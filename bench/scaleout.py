@@ -238,7 +238,7 @@ def queued_run(site: Site, tmp: Path, name: str, workers: int, worker_args: list
         prefix: list[str] = []
         if spy is not None:
             spies.append(_spy(["--pid", str(procs[0].pid)], spy / f"{name}-worker0.txt"))
-            prefix = _spy_command(spy / f"{name}-coordinator.txt")
+            prefix = [*_spy_command(spy / f"{name}-coordinator.txt"), "--"]
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         probe.start()
         started = time.monotonic()
@@ -264,7 +264,10 @@ def queued_run(site: Site, tmp: Path, name: str, workers: int, worker_args: list
              for m in re.findall(r"(\d+) ms after it was sent", p.read_text())]
     # the coordinator is the only child reaped while the crawl ran
     coordinator = (reaped.ru_utime + reaped.ru_stime) - (children.ru_utime + children.ru_stime)
-    row = _row(name, site, seconds, json.loads(out), delay, commands=commands, waits=waits)
+    # py-spy's own lines ("py-spy> ...") share the coordinator's stdout
+    report = json.loads("\n".join(line for line in out.decode().splitlines()
+                                   if not line.startswith("py-spy>")))
+    row = _row(name, site, seconds, report, delay, commands=commands, waits=waits)
     row["profile"] = probe.report(row["pages"], coordinator)
     return row
 
