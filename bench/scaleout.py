@@ -53,7 +53,7 @@ from string import Template
 from typing import Any
 
 sys.path.append(str(Path(__file__).resolve().parent))  # last: nothing here shadows a module
-from scaleout_cpu import Probe, markdown  # noqa: E402
+from scaleout_cpu import Probe, markdown
 
 HERE = Path(__file__).resolve().parent
 CORPUS = Path(os.environ.get("SCRAPER_CORPUS", HERE.parents[1] / "shared" / "corpus"))
@@ -205,7 +205,7 @@ class Redis:
 
 
 def scraper(*args: str, config: Path, log: Path | None = None,
-            prefix: list[str] = []) -> subprocess.Popen[bytes]:
+            prefix: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SCRAPER_CONFIG": str(config)}
     return subprocess.Popen([*prefix, sys.executable, "-m", "scraper", *args], env=env,
                             stdout=subprocess.PIPE,
@@ -235,10 +235,10 @@ def queued_run(site: Site, tmp: Path, name: str, workers: int, worker_args: list
             time.sleep(0.05)
         probe = Probe([p.pid for p in procs], redis.proc.pid, folder / "a.db")
         before = redis.commands()
-        prefix: list[str] = []
+        prefix: tuple[str, ...] = ()
         if spy is not None:
             spies.append(_spy(["--pid", str(procs[0].pid)], spy / f"{name}-worker0.txt"))
-            prefix = [*_spy_command(spy / f"{name}-coordinator.txt"), "--"]
+            prefix = (*_spy_command(spy / f"{name}-coordinator.txt"), "--")
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         probe.start()
         started = time.monotonic()

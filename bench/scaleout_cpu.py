@@ -9,6 +9,7 @@ extracted; the archive, read-only, gives when the first page was stored.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import threading
@@ -147,7 +148,7 @@ class Probe:
         for pid, samples in self.samples.items():
             if not self.roles[pid].endswith("extraction"):
                 continue
-            for (t0, c0), (t1, c1) in zip(samples, samples[1:]):
+            for (t0, c0), (t1, c1) in itertools.pairwise(samples):
                 cores[min(seconds - 1, int(t1 - self.t0))] += c1 - c0
         return [round(c, 1) for c in cores]
 
