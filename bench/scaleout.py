@@ -290,16 +290,32 @@ def _consumers(redis: Redis) -> int:
 
 
 def local_run(site: Site, tmp: Path, name: str, delay: float) -> dict[str, Any]:
+    """Time and profile a local `scraper crawl` (its loop as "worker loops", its pool as
+    "extraction": the figures of the queued runs without the queue)."""
     folder = tmp / name
     folder.mkdir()
     config = site.config(folder / "scraper.toml", delay)
     site.log.clear()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     crawl = scraper("crawl", "--db", str(folder / "a.db"), "--json", config=config)
+    probe = Probe([crawl.pid], None, folder / "a.db")
+    probe.start()
     out, err = crawl.communicate(timeout=FAILSAFE)
+    seconds = time.monotonic() - started
+    probe.stop()
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
     if crawl.returncode != 0:
         raise SystemExit(f"{name}: crawl failed: {err.decode()[-2000:]}")
-    return _row(name, site, time.monotonic() - started, json.loads(out), delay)
+    row = _row(name, site, seconds, json.loads(out), delay)
+    row["profile"] = report = probe.report(row["pages"], None)
+    # the crawl exited between two samples: its exact total, less what its pool used
+    total = (reaped.ru_utime + reaped.ru_stime) - (children.ru_utime + children.ru_stime)
+    roles = report["cpu_by_role"]
+    roles["worker loops"] = total - roles.get("extraction", 0.0)
+    report["cpu_total"] = sum(v for k, v in roles.items() if not k.startswith("of which"))
+    report["machine_busy"] = report["cpu_total"] / (report["wall"] * (os.cpu_count() or 1))
+    return row
 
 
 def _row(name: str, site: Site, seconds: float, report: dict[str, Any], delay: float,

@@ -47,12 +47,14 @@ def children_of(pid: int) -> list[int]:
 class Probe:
     """Samples the CPU of a run's processes in a thread, from ``start()`` to ``stop()``."""
 
-    def __init__(self, workers: list[int], redis: int, db: Path, every: float = 0.05) -> None:
-        self.roles: dict[int, str] = {redis: "redis-server"}
+    def __init__(self, workers: list[int], redis: int | None, db: Path,
+                 every: float = 0.05) -> None:
+        self.roles: dict[int, str] = {redis: "redis-server"} if redis else {}
         for i, pid in enumerate(workers):
             self.roles[pid] = f"worker {i} loop"
         self.workers, self.db, self.every = workers, db, every
         self.samples: dict[int, list[tuple[float, float]]] = defaultdict(list)
+        self.threads: dict[int, list[tuple[float, float]]] = defaultdict(list)
         self.first_stored: float | None = None
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name="probe")
@@ -86,6 +88,10 @@ class Probe:
             cpu = cpu_of(pid)
             if cpu is not None:
                 self.samples[pid].append((now, cpu))
+        for pid in self.workers:  # the event loop's own thread, without the pool's helpers
+            cpu = cpu_of(pid, pid)
+            if cpu is not None:
+                self.threads[pid].append((now, cpu))
 
     def _run(self) -> None:
         self.probe_tid = threading.get_native_id()
@@ -111,7 +117,7 @@ class Probe:
             return None
         return now if n else None
 
-    def report(self, pages: int, coordinator_cpu: float) -> dict[str, Any]:
+    def report(self, pages: int, coordinator_cpu: float | None) -> dict[str, Any]:
         """CPU seconds per role, extraction busy fractions, first/last page times."""
         wall = self.t1 - self.t0
         by_role: dict[str, float] = defaultdict(float)
@@ -128,11 +134,14 @@ class Probe:
                 busy.append({"pid": pid, "cpu": used, "busy": used / wall,
                              "first": (active[0] - self.t0) if active else wall,
                              "last": (active[-1] - self.t0) if active else 0.0})
-        by_role["coordinator"] = coordinator_cpu
+        for samples in self.threads.values():
+            by_role["of which loop threads"] += samples[-1][1] - samples[0][1]
+        if coordinator_cpu is not None:
+            by_role["coordinator"] = coordinator_cpu
         by_role["test servers + bench"] = self.bench_after - self.bench_before
         first_page = min((b["first"] for b in busy), default=wall)
         last_page = max((b["last"] for b in busy), default=wall)
-        total = sum(by_role.values())
+        total = sum(v for k, v in by_role.items() if not k.startswith("of which"))
         return {
             "wall": wall, "pages": pages, "cpu_by_role": dict(by_role), "cpu_total": total,
             "machine_busy": total / (wall * (os.cpu_count() or 1)),

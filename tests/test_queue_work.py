@@ -148,3 +148,34 @@ def test_a_worker_keeps_its_connection_pool_between_tasks() -> None:
     asyncio.run(main())
     assert site.closed == 1
     assert site.requests.count("/story/0") == site.requests.count("/story/1") == 1
+
+
+def test_a_worker_asks_for_no_new_task_while_pages_wait_for_extraction() -> None:
+    async def main() -> list[bool]:
+        held = Held()
+        order = OldestFirst(held, ahead=1)
+        seen: list[bool] = []
+
+        async def has_room() -> bool:
+            room = asyncio.ensure_future(order.room())
+            await asyncio.sleep(0)
+            done = room.done()
+            room.cancel()
+            return done
+
+        seen.append(await has_room())  # nothing in hand
+        first = asyncio.ensure_future(order.for_task(1)("<p/>", "first", GENERIC))
+        await held.started_with(1)
+        seen.append(await has_room())  # busy, but nothing waits: take more work
+        second = asyncio.ensure_future(order.for_task(2)("<p/>", "second", GENERIC))
+        await _waiting(order, 1)
+        seen.append(await has_room())  # a page waits: leave the next task to others
+        waiter = asyncio.ensure_future(order.room())
+        held.let_go("first")
+        await held.started_with(2)
+        await waiter  # the waiting page got its slot: room again
+        held.let_go("second")
+        await asyncio.gather(first, second)
+        return seen
+
+    assert asyncio.run(main()) == [True, True, False]

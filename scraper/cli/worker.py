@@ -22,7 +22,8 @@ from .options import config_option, load_sites, verbose_option
                    "SCRAPER_QUEUE, or queue under [crawl] in the config).")
 @config_option
 @click.option("--hosts", type=click.IntRange(1, 10_000), default=8, show_default=True,
-              help="Hosts handled at once (one task per host).")
+              help="Hosts handled at once (one task per host); fewer while the "
+                   "extraction processes have pages waiting.")
 @click.option("--processes", type=click.IntRange(0, 256), default=None,
               help="Extraction processes (default: one per core; 0: extract in this process).")
 @click.option("--redeliver-after", type=click.FloatRange(min=0.1), default=None,
@@ -72,7 +73,8 @@ def worker(queue_url: str | None, config_path: Path | None, hosts: int,
             try:
                 await run_worker(url, run, schema=schema, code=code, hosts=hosts,
                                  idle_timeout=redeliver_after or IDLE_TIMEOUT,
-                                 lease_ttl=lease_ttl or LEASE_TTL, stop=stop)
+                                 lease_ttl=lease_ttl or LEASE_TTL, stop=stop,
+                                 room=run.room)
             finally:
                 await run.aclose()
 

@@ -202,6 +202,14 @@ class OldestFirst:
         self.running = 0
         self.waiting: list[tuple[float, int, asyncio.Future[None]]] = []
         self.order = itertools.count()
+        self.idle = asyncio.Event()  # no job waits for a slot
+        self.idle.set()
+
+    async def room(self) -> None:
+        """Return once no job waits for a slot: the processes have no backlog, so a new
+        task would not just wait behind the ones in hand (and is better left on the stream
+        for a worker with a free process)."""
+        await self.idle.wait()
 
     def for_task(self, rank: float) -> Extractor:
         """The extractor of a task started at ``rank`` (smaller: served first)."""
@@ -211,12 +219,19 @@ class OldestFirst:
                 self.running += 1
             else:
                 ready = asyncio.get_running_loop().create_future()
-                heapq.heappush(self.waiting, (rank, next(self.order), ready))
+                entry = (rank, next(self.order), ready)
+                heapq.heappush(self.waiting, entry)
+                self.idle.clear()
                 try:
                     await ready  # the slot of a job that ended is handed over (_next)
                 except asyncio.CancelledError:
                     if ready.done() and not ready.cancelled():
                         self._next()  # handed a slot, then cancelled: pass it on
+                    elif entry in self.waiting:
+                        self.waiting.remove(entry)
+                        heapq.heapify(self.waiting)
+                        if not self.waiting:
+                            self.idle.set()
                     raise
             try:
                 return await self.extractor(html, url, site)
@@ -229,6 +244,8 @@ class OldestFirst:
         """A slot is free: to the oldest task's waiting job, else back to the count."""
         while self.waiting:
             _, _, ready = heapq.heappop(self.waiting)
+            if not self.waiting:
+                self.idle.set()
             if not ready.done():  # not cancelled meanwhile
                 ready.set_result(None)
                 return
@@ -283,6 +300,11 @@ class Runner:
             finally:
                 await gates.aclose()
         return result, gates.delays_left()
+
+    async def room(self) -> None:
+        """Return when the worker should take another task (``OldestFirst.room``)."""
+        if self.extractor is not None:
+            await self.extractor.room()
 
     async def aclose(self) -> None:
         await self.transport.aclose()

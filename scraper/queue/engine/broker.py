@@ -27,11 +27,14 @@ class _Broker(RedisStreamBroker):
       it runs. Here a heartbeat re-claims (XCLAIM JUSTID, idle time back to 0) the
       messages this worker holds, every third of ``idle_timeout``: only a dead worker's
       messages go idle.
+    - ``room``, when set, is awaited before each read: a worker whose extraction processes
+      have a backlog leaves the next task on the stream for a worker with a free one.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._held: set[bytes] = set()
+        self.room: Callable[[], Awaitable[None]] | None = None
 
     def _mine(self, message_id: bytes, stream: Any) -> Callable[[], Awaitable[None]]:
         self._held.add(message_id)
@@ -58,6 +61,11 @@ class _Broker(RedisStreamBroker):
                 while True:
                     if heartbeat.done():
                         heartbeat.result()  # Redis went away: raise it here
+                    if self.room is not None:
+                        try:
+                            await asyncio.wait_for(self.room(), self.block / 1000)
+                        except TimeoutError:
+                            continue  # still busy: check the heartbeat, wait again
                     fetched: Any = await redis.xreadgroup(
                         self.consumer_group_name, self.consumer_name, {self.queue_name: ">"},
                         block=self.block, noack=False, count=self.count)
@@ -79,7 +87,7 @@ class _Broker(RedisStreamBroker):
 
 
 def make_broker(url: str, *, idle_timeout: float = IDLE_TIMEOUT,
-                block: float = 1.0) -> RedisStreamBroker:
+                block: float = 1.0) -> _Broker:
     """The broker of the task stream (a coordinator only sends; a worker also listens)."""
     return _Broker(url, queue_name=TASKS, consumer_group_name=WORKERS,
                    consumer_name=f"{os.uname().nodename}-{os.getpid()}", consumer_id="0",

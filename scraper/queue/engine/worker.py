@@ -88,9 +88,11 @@ def host_task_function(redis: Redis, run: RunTask, *, schema: int, code: str,
 
 async def run_worker(url: str, run: RunTask, *, schema: int, code: str, hosts: int = 8,
                      idle_timeout: float = IDLE_TIMEOUT, lease_ttl: float = LEASE_TTL,
-                     stop: asyncio.Event | None = None) -> None:
+                     stop: asyncio.Event | None = None,
+                     room: Callable[[], Awaitable[None]] | None = None) -> None:
     """Take host tasks until ``stop`` is set: ``run(task, leases)`` does the work and returns
-    the result and, per host it claimed, the seconds its delay still runs.
+    the result and, per host it claimed, the seconds its delay still runs. At most
+    ``hosts`` tasks at once, and each new one only once ``room()`` returns.
 
     A task for another schema or extractor is put back for a matching worker and this one
     stops: VersionMismatch. Redis unreachable: QueueUnavailable.
@@ -98,6 +100,7 @@ async def run_worker(url: str, run: RunTask, *, schema: int, code: str, hosts: i
     url = redis_url(url)
     stop = stop or asyncio.Event()
     broker = make_broker(url, idle_timeout=idle_timeout)
+    broker.room = room
     redis: Redis = Redis.from_url(url)
     mismatch: list[VersionMismatch] = []
 
