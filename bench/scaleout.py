@@ -1,6 +1,7 @@
 """The queue benchmark: `scraper crawl --queue` with `scraper worker`s on a loopback Redis.
 
     python bench/scaleout.py [--hosts 200] [--articles 5] [--only coordination,cpu,overhead,writer]
+                             [--py-spy DIR]
 
 Side by side in one run, each on a fresh redis-server (Unix socket, no persistence) and a
 fresh archive, against a local multi-host site (127.0.1.1 … 127.0.1.N, one server per host,
@@ -14,6 +15,12 @@ every request stamped with the kernel's receive time for the politeness check):
    commands per page; the time from sending a task to its start (p50, p99);
 4. writer: versions stored per second by the coordinator from a backlog of results;
 5. politeness: requests closer than the delay to one host, in every run above.
+
+Every crawl of runs 1-3 is profiled (``scaleout_cpu``): CPU seconds per page of each role
+(coordinator, workers' event loops, extraction processes, redis-server, the test servers),
+how busy each extraction process was, and the fixed costs: the first extraction, the first
+stored page, the tail after the last extraction. ``--py-spy DIR`` also samples worker 0's
+event loop and the coordinator (for a flame graph; those runs' figures include py-spy).
 
 Prints a Markdown report (the machine, the date, the figures) for bench/README.md.
 """

@@ -175,6 +175,7 @@ def markdown(name: str, r: dict[str, Any]) -> list[str]:
                  "extraction processes busy " + ", ".join(
                      f"{b['busy']:.0%} ({b['cpu']:.1f} s, {b['first']:.1f}–{b['last']:.1f} s)"
                      for b in r["extraction"]))
-    lines.append(f"{name}: extraction cores per second: "
-                 + " ".join(f"{c:.1f}" for c in r["timeline"]))
+    if len(r["timeline"]) <= 40:  # a long run's would not fit a line
+        lines.append(f"{name}: extraction cores per second: "
+                     + " ".join(f"{c:.1f}" for c in r["timeline"]))
     return lines
