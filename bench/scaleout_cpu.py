@@ -170,6 +170,9 @@ def markdown(name: str, r: dict[str, Any]) -> list[str]:
              f"({r['machine_busy']:.0%} of the machine); CPU ms per page: "
              + ", ".join(f"{role} {cpu * 1000 / pages:.1f}" for role, cpu in roles)]
     first = f"{r['first_stored']:.2f} s" if r["first_stored"] is not None else "-"
+    if not r["extraction"]:  # extracted in the worker's loop (--processes 0)
+        lines.append(f"{name}: first stored page ~{first}")
+        return lines
     lines.append(f"{name}: first extraction at {r['first_extraction']:.2f} s, first stored "
                  f"page ~{first}, tail after the last extraction {r['tail']:.2f} s; "
                  "extraction processes busy " + ", ".join(
