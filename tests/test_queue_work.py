@@ -150,26 +150,28 @@ def test_a_worker_keeps_its_connection_pool_between_tasks() -> None:
     assert site.requests.count("/story/0") == site.requests.count("/story/1") == 1
 
 
+async def has_room(order: OldestFirst) -> bool:
+    """Whether ``room()`` returns at once."""
+    room = asyncio.ensure_future(order.room())
+    await asyncio.sleep(0)
+    done = room.done()
+    room.cancel()
+    return done
+
+
 def test_a_worker_asks_for_no_new_task_while_pages_wait_for_extraction() -> None:
     async def main() -> list[bool]:
         held = Held()
         order = OldestFirst(held, ahead=1)
         seen: list[bool] = []
 
-        async def has_room() -> bool:
-            room = asyncio.ensure_future(order.room())
-            await asyncio.sleep(0)
-            done = room.done()
-            room.cancel()
-            return done
-
-        seen.append(await has_room())  # nothing in hand
+        seen.append(await has_room(order))  # nothing in hand
         first = asyncio.ensure_future(order.for_task(1)("<p/>", "first", GENERIC))
         await held.started_with(1)
-        seen.append(await has_room())  # busy, but nothing waits: take more work
+        seen.append(await has_room(order))  # busy, but nothing waits: take more work
         second = asyncio.ensure_future(order.for_task(2)("<p/>", "second", GENERIC))
         await _waiting(order, 1)
-        seen.append(await has_room())  # a page waits: leave the next task to others
+        seen.append(await has_room(order))  # a page waits: leave the next task to others
         waiter = asyncio.ensure_future(order.room())
         held.let_go("first")
         await held.started_with(2)
@@ -179,3 +181,22 @@ def test_a_worker_asks_for_no_new_task_while_pages_wait_for_extraction() -> None
         return seen
 
     assert asyncio.run(main()) == [True, True, False]
+
+
+def test_a_busy_worker_takes_no_new_task_until_its_last_one_reached_a_page() -> None:
+    async def main() -> list[bool]:
+        held = Held()
+        order = OldestFirst(held, ahead=1)
+        seen: list[bool] = []
+        order.for_task(1)  # taken, still fetching its first page
+        seen.append(await has_room(order))  # a slot is free: take more
+        busy = asyncio.ensure_future(order.for_task(2)("<p/>", "busy", GENERIC))
+        await held.started_with(1)
+        seen.append(await has_room(order))  # every slot busy, task 1 yet to ask: wait
+        order.done(1)  # it ended without a page (a feed, a 304)
+        seen.append(await has_room(order))
+        held.let_go("busy")
+        await busy
+        return seen
+
+    assert asyncio.run(main()) == [True, False, True]

@@ -193,35 +193,48 @@ class OldestFirst:
     shares itself among all of them, so they all end together, late, at the end of the
     run too: one worker then still holds several tasks' worth of pages while another,
     done, has nothing left to take. Oldest first, tasks end one by one and free their slot
-    for the next task on the stream: the work left in each worker's hands at the end is
-    about one task, and results reach the coordinator all along the run.
+    for the next task on the stream, and ``room`` keeps a worker whose processes are busy
+    from taking more: the work left in each worker's hands at the end is about one task,
+    and results reach the coordinator all along the run.
     """
 
     def __init__(self, extractor: Extractor, ahead: int) -> None:
         self.extractor, self.ahead = extractor, max(1, ahead)
         self.running = 0
         self.waiting: list[tuple[float, int, asyncio.Future[None]]] = []
+        self.fresh: set[float] = set()  # tasks that have not asked for extraction yet
         self.order = itertools.count()
-        self.idle = asyncio.Event()  # no job waits for a slot
+        self.idle = asyncio.Event()
         self.idle.set()
 
     async def room(self) -> None:
-        """Return once no job waits for a slot: the processes have no backlog, so a new
-        task would not just wait behind the ones in hand (and is better left on the stream
-        for a worker with a free process)."""
+        """Return once a new task would not just wait behind the ones in hand (better left
+        on the stream for a worker with a free process): no job waits for a slot, and
+        while every slot is taken, no task taken is still on its way to its first page."""
         await self.idle.wait()
 
+    def _update(self) -> None:
+        if not self.waiting and (self.running < self.ahead or not self.fresh):
+            self.idle.set()
+        else:
+            self.idle.clear()
+
     def for_task(self, rank: float) -> Extractor:
-        """The extractor of a task started at ``rank`` (smaller: served first)."""
+        """The extractor of a task started at ``rank`` (smaller: served first); call
+        ``done(rank)`` when the task ends."""
+        self.fresh.add(rank)
+        self._update()
 
         async def extract(html: str, url: str, site: Site) -> Any:
+            self.fresh.discard(rank)
             if self.running < self.ahead:
                 self.running += 1
+                self._update()
             else:
                 ready = asyncio.get_running_loop().create_future()
                 entry = (rank, next(self.order), ready)
                 heapq.heappush(self.waiting, entry)
-                self.idle.clear()
+                self._update()
                 try:
                     await ready  # the slot of a job that ended is handed over (_next)
                 except asyncio.CancelledError:
@@ -230,8 +243,7 @@ class OldestFirst:
                     elif entry in self.waiting:
                         self.waiting.remove(entry)
                         heapq.heapify(self.waiting)
-                        if not self.waiting:
-                            self.idle.set()
+                        self._update()
                     raise
             try:
                 return await self.extractor(html, url, site)
@@ -240,16 +252,21 @@ class OldestFirst:
 
         return extract
 
+    def done(self, rank: float) -> None:
+        """The task of ``rank`` ended (a task with nothing to extract is fresh until then)."""
+        self.fresh.discard(rank)
+        self._update()
+
     def _next(self) -> None:
         """A slot is free: to the oldest task's waiting job, else back to the count."""
         while self.waiting:
             _, _, ready = heapq.heappop(self.waiting)
-            if not self.waiting:
-                self.idle.set()
             if not ready.done():  # not cancelled meanwhile
                 ready.set_result(None)
+                self._update()
                 return
         self.running -= 1
+        self._update()
 
 
 class _Kept(httpx.AsyncBaseTransport):
@@ -289,16 +306,22 @@ class Runner:
                                                                       dict[str, float]]:
         from ..extract import extractor_id
 
-        extractor = self.extractor.for_task(next(self.tasks)) if self.extractor else self.plain
+        rank = next(self.tasks)
+        extractor = self.extractor.for_task(rank) if self.extractor else self.plain
         # robots.txt per task: a Robots takes its turns from one run's gates
         robots = Robots()
-        async with make_client(policy_for(None), transport=_Kept(self.transport)) as client:
-            gates = LeasedGates(client, robots, claims, default_delay=task.delay)
-            try:
-                result = await run_host_task(task, client, gates, extractor=extractor,
-                                             extractor_id=extractor_id)
-            finally:
-                await gates.aclose()
+        try:
+            async with make_client(policy_for(None),
+                                   transport=_Kept(self.transport)) as client:
+                gates = LeasedGates(client, robots, claims, default_delay=task.delay)
+                try:
+                    result = await run_host_task(task, client, gates, extractor=extractor,
+                                                 extractor_id=extractor_id)
+                finally:
+                    await gates.aclose()
+        finally:
+            if self.extractor:
+                self.extractor.done(rank)
         return result, gates.delays_left()
 
     async def room(self) -> None:
