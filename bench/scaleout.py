@@ -1,6 +1,7 @@
 """The queue benchmark: `scraper crawl --queue` with `scraper worker`s on a loopback Redis.
 
     python bench/scaleout.py [--hosts 200] [--articles 5] [--only coordination,cpu,overhead,writer]
+                             [--py-spy DIR]
 
 Side by side in one run, each on a fresh redis-server (Unix socket, no persistence) and a
 fresh archive, against a local multi-host site (127.0.1.1 … 127.0.1.N, one server per host,
@@ -14,6 +15,12 @@ every request stamped with the kernel's receive time for the politeness check):
    commands per page; the time from sending a task to its start (p50, p99);
 4. writer: versions stored per second by the coordinator from a backlog of results;
 5. politeness: requests closer than the delay to one host, in every run above.
+
+Every crawl of runs 1-3 is profiled (``scaleout_cpu``): CPU seconds per page of each role
+(coordinator, workers' event loops, extraction processes, redis-server, the test servers),
+how busy each extraction process was, and the fixed costs: the first extraction, the first
+stored page, the tail after the last extraction. ``--py-spy DIR`` also samples worker 0's
+event loop and the coordinator (for a flame graph; those runs' figures include py-spy).
 
 Prints a Markdown report (the machine, the date, the figures) for bench/README.md.
 """
@@ -34,6 +41,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -50,6 +58,9 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from string import Template
 from typing import Any
+
+sys.path.append(str(Path(__file__).resolve().parent))  # last: nothing here shadows a module
+from scaleout_cpu import Probe, markdown
 
 HERE = Path(__file__).resolve().parent
 CORPUS = Path(os.environ.get("SCRAPER_CORPUS", HERE.parents[1] / "shared" / "corpus"))
@@ -200,16 +211,20 @@ class Redis:
         self.proc.wait()
 
 
-def scraper(*args: str, config: Path, log: Path | None = None) -> subprocess.Popen[bytes]:
+def scraper(*args: str, config: Path, log: Path | None = None,
+            prefix: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SCRAPER_CONFIG": str(config)}
-    return subprocess.Popen([sys.executable, "-m", "scraper", *args], env=env,
+    return subprocess.Popen([*prefix, sys.executable, "-m", "scraper", *args], env=env,
                             stdout=subprocess.PIPE,
                             stderr=open(log, "w") if log else subprocess.PIPE)
 
 
 def queued_run(site: Site, tmp: Path, name: str, workers: int, worker_args: list[str],
-               delay: float) -> dict[str, Any]:
-    """Start workers, time one `scraper crawl --queue`, stop the workers."""
+               delay: float, spy: Path | None = None) -> dict[str, Any]:
+    """Start workers, time one `scraper crawl --queue` and profile its CPU, stop the workers.
+
+    ``spy``: a folder for py-spy's samples of worker 0's event loop and of the coordinator
+    (its CPU figures then include py-spy's own)."""
     folder = tmp / name
     folder.mkdir()
     redis = Redis(folder)
@@ -217,6 +232,7 @@ def queued_run(site: Site, tmp: Path, name: str, workers: int, worker_args: list
     site.log.clear()
     procs = [scraper("worker", "--queue", redis.url, "-v", *worker_args, config=config,
                      log=folder / f"worker-{i}.log") for i in range(workers)]
+    spies: list[subprocess.Popen[bytes]] = []
     try:
         # workers are long-running services: their start (imports) is not part of a crawl
         failsafe = time.monotonic() + 120
@@ -224,14 +240,26 @@ def queued_run(site: Site, tmp: Path, name: str, workers: int, worker_args: list
             if time.monotonic() > failsafe:
                 raise SystemExit(f"{name}: the workers did not start")
             time.sleep(0.05)
+        probe = Probe([p.pid for p in procs], redis.proc.pid, folder / "a.db")
         before = redis.commands()
+        prefix: tuple[str, ...] = ()
+        if spy is not None:
+            spies.append(_spy(["--pid", str(procs[0].pid)], spy / f"{name}-worker0.txt"))
+            prefix = (*_spy_command(spy / f"{name}-coordinator.txt"), "--")
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        probe.start()
         started = time.monotonic()
         crawl = scraper("crawl", "--queue", redis.url, "--db", str(folder / "a.db"), "--json",
-                        config=config)
+                        config=config, prefix=prefix)
         out, err = crawl.communicate(timeout=FAILSAFE)
         seconds = time.monotonic() - started
+        probe.stop()
+        reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
         commands = redis.commands() - before
     finally:
+        for proc in spies:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
         for proc in procs:
@@ -241,7 +269,26 @@ def queued_run(site: Site, tmp: Path, name: str, workers: int, worker_args: list
         raise SystemExit(f"{name}: crawl failed: {err.decode()[-2000:]}")
     waits = [int(m) for p in folder.glob("worker-*.log")
              for m in re.findall(r"(\d+) ms after it was sent", p.read_text())]
-    return _row(name, site, seconds, json.loads(out), delay, commands=commands, waits=waits)
+    # the coordinator is the only child reaped while the crawl ran
+    coordinator = (reaped.ru_utime + reaped.ru_stime) - (children.ru_utime + children.ru_stime)
+    # py-spy's own lines ("py-spy> ...") share the coordinator's stdout
+    report = json.loads("\n".join(line for line in out.decode().splitlines()
+                                   if not line.startswith("py-spy>")))
+    row = _row(name, site, seconds, report, delay, commands=commands, waits=waits)
+    row["profile"] = probe.report(row["pages"], coordinator)
+    return row
+
+
+def _spy_command(out: Path) -> list[str]:
+    return [str(Path(sys.executable).with_name("py-spy")), "record", "--nonblocking",
+            "--format", "raw", "--rate", "200", "-o", str(out)]
+
+
+def _spy(args: list[str], out: Path) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([*_spy_command(out), *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(0.5)  # attached before the clock starts
+    return proc
 
 
 def _consumers(redis: Redis) -> int:
@@ -250,16 +297,32 @@ def _consumers(redis: Redis) -> int:
 
 
 def local_run(site: Site, tmp: Path, name: str, delay: float) -> dict[str, Any]:
+    """Time and profile a local `scraper crawl` (its loop as "worker loops", its pool as
+    "extraction": the figures of the queued runs without the queue)."""
     folder = tmp / name
     folder.mkdir()
     config = site.config(folder / "scraper.toml", delay)
     site.log.clear()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     crawl = scraper("crawl", "--db", str(folder / "a.db"), "--json", config=config)
+    probe = Probe([crawl.pid], None, folder / "a.db")
+    probe.start()
     out, err = crawl.communicate(timeout=FAILSAFE)
+    seconds = time.monotonic() - started
+    probe.stop()
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
     if crawl.returncode != 0:
         raise SystemExit(f"{name}: crawl failed: {err.decode()[-2000:]}")
-    return _row(name, site, time.monotonic() - started, json.loads(out), delay)
+    row = _row(name, site, seconds, json.loads(out), delay)
+    row["profile"] = report = probe.report(row["pages"], None)
+    # the crawl exited between two samples: its exact total, less what its pool used
+    total = (reaped.ru_utime + reaped.ru_stime) - (children.ru_utime + children.ru_stime)
+    roles = report["cpu_by_role"]
+    roles["worker loops"] = total - roles.get("extraction", 0.0)
+    report["cpu_total"] = sum(v for k, v in roles.items() if not k.startswith("of which"))
+    report["machine_busy"] = report["cpu_total"] / (report["wall"] * (os.cpu_count() or 1))
+    return row
 
 
 def _row(name: str, site: Site, seconds: float, report: dict[str, Any], delay: float,
@@ -349,7 +412,12 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=30,
                         help="corpus pages per host in the cpu and overhead runs (20 hosts)")
     parser.add_argument("--only", default="coordination,cpu,overhead,writer")
+    parser.add_argument("--py-spy", type=Path, metavar="DIR", dest="spy",
+                        help="record py-spy samples (raw) of worker 0's loop and the "
+                             "coordinator in the cpu and overhead runs into DIR")
     args = parser.parse_args()
+    if args.spy:
+        args.spy.mkdir(parents=True, exist_ok=True)
     if shutil.which("redis-server") is None:
         raise SystemExit("bench/scaleout.py: redis-server is not installed")
     only = set(args.only.split(","))
@@ -375,14 +443,16 @@ def main() -> None:
         if "cpu" in only or "overhead" in only:
             site = Site(20, corpus_pages(), args.pages, latency=0.0)
             if "cpu" in only:
-                one = queued_run(site, tmp, "cpu-1x1", 1, ["--processes", "1"], delay=0.0)
-                two = queued_run(site, tmp, "cpu-2x1", 2, ["--processes", "1"], delay=0.0)
+                one = queued_run(site, tmp, "cpu-1x1", 1, ["--processes", "1"], delay=0.0,
+                                 spy=args.spy)
+                two = queued_run(site, tmp, "cpu-2x1", 2, ["--processes", "1"], delay=0.0,
+                                 spy=args.spy)
                 rows += [one, two]
                 lines.append(f"CPU scaling (real pages, 20 hosts × {args.pages}): 1 worker × 1 process "
                              f"{one['per_s']:.1f} pages/s, 2 workers × 1 process "
                              f"{two['per_s']:.1f} pages/s: {two['per_s'] / one['per_s']:.2f}×")
             if "overhead" in only:
-                pool = queued_run(site, tmp, "overhead-queue", 1, [], delay=0.0)
+                pool = queued_run(site, tmp, "overhead-queue", 1, [], delay=0.0, spy=args.spy)
                 local = local_run(site, tmp, "overhead-local", delay=0.0)
                 rows += [pool, local]
                 lines.append(f"Overhead: 1 worker with the usual pool {pool['per_s']:.1f} "
@@ -410,6 +480,12 @@ def main() -> None:
     for r in rows:
         print(f"| {r['name']} | {r['seconds']:.1f} | {r.get('pages', '-')} | {r['per_s']:.1f} "
               f"| {r['stored']} | {r.get('violations', '-')} |")
+    profiled = [r for r in rows if "profile" in r]
+    if profiled:
+        print("\nCPU per process role (utime + stime from /proc over the crawl's clock):\n")
+        for r in profiled:
+            for line in markdown(r["name"], r["profile"]):
+                print(f"- {line}")
 
 
 if __name__ == "__main__":

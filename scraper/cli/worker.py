@@ -22,7 +22,8 @@ from .options import config_option, load_sites, verbose_option
                    "SCRAPER_QUEUE, or queue under [crawl] in the config).")
 @config_option
 @click.option("--hosts", type=click.IntRange(1, 10_000), default=8, show_default=True,
-              help="Hosts handled at once (one task per host).")
+              help="Hosts handled at once (one task per host); fewer while the "
+                   "extraction processes have pages waiting.")
 @click.option("--processes", type=click.IntRange(0, 256), default=None,
               help="Extraction processes (default: one per core; 0: extract in this process).")
 @click.option("--redeliver-after", type=click.FloatRange(min=0.1), default=None,
@@ -61,18 +62,26 @@ def worker(queue_url: str | None, config_path: Path | None, hosts: int,
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        with _pool(processes) as pool:
+        count = (os.cpu_count() or 1) if processes is None else processes
+        with _pool(count) as pool:
             from ..queue.work import runner
             from ..workers import pool_extractor
 
-            await run_worker(url, runner(pool_extractor(pool)), schema=schema, code=code,
-                             hosts=hosts, idle_timeout=redeliver_after or IDLE_TIMEOUT,
-                             lease_ttl=lease_ttl or LEASE_TTL, stop=stop)
+            # a slot more than processes: one job always waits in the pool's pipe
+            run = runner(pool_extractor(pool), ahead=count + 1 if count else 0,
+                         keepalive=max(20, hosts))
+            try:
+                await run_worker(url, run, schema=schema, code=code, hosts=hosts,
+                                 idle_timeout=redeliver_after or IDLE_TIMEOUT,
+                                 lease_ttl=lease_ttl or LEASE_TTL, stop=stop,
+                                 room=run.room)
+            finally:
+                await run.aclose()
 
     asyncio.run(main())
 
 
-def _pool(processes: int | None) -> AbstractContextManager[Executor | None]:
+def _pool(processes: int) -> AbstractContextManager[Executor | None]:
     """Extraction processes that die with this worker; none when ``processes`` is 0."""
     if processes == 0:
         return nullcontext()
@@ -80,5 +89,4 @@ def _pool(processes: int | None) -> AbstractContextManager[Executor | None]:
 
     from ..workers import _worker_start
 
-    return ProcessPoolExecutor(max_workers=processes or os.cpu_count() or 1,
-                               initializer=_worker_start)
+    return ProcessPoolExecutor(max_workers=processes, initializer=_worker_start)

@@ -2,7 +2,8 @@
 fetches and extracts, through Taskiq on Redis.
 
 ``messages`` (what is sent, pure), ``work`` (a worker's side, no database), ``coordinate``
-(the coordinator's side, engine-agnostic) and ``engine`` (every line of Taskiq and Redis).
+(the coordinator's side, engine-agnostic) and ``engine`` (a package: every line of Taskiq
+and Redis).
 """
 
 from __future__ import annotations

@@ -1,0 +1,202 @@
+"""A worker's side of a host task, without Redis: the extraction order across the tasks it
+holds, and the connection pool it keeps between tasks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from scraper.models import Article
+from scraper.queue import versions
+from scraper.queue.messages import HostTask, Job
+from scraper.queue.work import OldestFirst, Unshared, runner
+from scraper.sites import site_named
+
+SCHEMA, CODE = versions()
+GENERIC = site_named("generic")
+
+
+class Held:
+    """An extractor whose jobs each wait for their own release: the order they ran in."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.release: dict[str, asyncio.Event] = {}
+
+    async def __call__(self, html: str, url: str, site: Any) -> Article:
+        self.started.append(url)
+        await self.release.setdefault(url, asyncio.Event()).wait()
+        return Article(url=url, text="Text.", title="T")
+
+    async def started_with(self, n: int) -> None:
+        while len(self.started) < n:
+            await asyncio.sleep(0)
+
+    def let_go(self, url: str) -> None:
+        self.release.setdefault(url, asyncio.Event()).set()
+
+
+async def _waiting(order: OldestFirst, n: int) -> None:
+    while len(order.waiting) < n:
+        await asyncio.sleep(0)
+
+
+def test_extraction_serves_the_oldest_task_first_whatever_came_first() -> None:
+    async def main() -> list[str]:
+        held = Held()
+        order = OldestFirst(held, ahead=1)
+        jobs = [asyncio.ensure_future(order.for_task(rank)("<p/>", url, GENERIC))
+                for rank, url in [(5, "a"), (9, "young"), (1, "old"), (5, "a2")]]
+        await held.started_with(1)
+        await _waiting(order, 3)
+        for url in ["a", "old", "a2", "young"]:
+            held.let_go(url)
+        await asyncio.gather(*jobs)
+        return held.started
+
+    assert asyncio.run(main()) == ["a", "old", "a2", "young"]
+
+
+def test_extraction_runs_up_to_ahead_jobs_at_once() -> None:
+    async def main() -> tuple[list[str], int]:
+        held = Held()
+        order = OldestFirst(held, ahead=2)
+        jobs = [asyncio.ensure_future(order.for_task(rank)("<p/>", url, GENERIC))
+                for rank, url in [(3, "a"), (2, "b"), (1, "c")]]
+        await held.started_with(2)
+        await _waiting(order, 1)
+        started = list(held.started)
+        for url in "abc":
+            held.let_go(url)
+        await asyncio.gather(*jobs)
+        return started, order.running
+
+    started, running = asyncio.run(main())
+    assert started == ["a", "b"]  # the third waits for a free slot
+    assert running == 0  # every slot given back
+
+
+def test_a_cancelled_waiting_job_gives_no_slot_away() -> None:
+    async def main() -> list[str]:
+        held = Held()
+        order = OldestFirst(held, ahead=1)
+        first = asyncio.ensure_future(order.for_task(1)("<p/>", "first", GENERIC))
+        await held.started_with(1)
+        gone = asyncio.ensure_future(order.for_task(2)("<p/>", "gone", GENERIC))
+        await _waiting(order, 1)
+        gone.cancel()  # its task timed out, say
+        held.let_go("first")
+        await first
+        # the slot is free again: a later job starts at once, not after "gone"
+        later = asyncio.ensure_future(order.for_task(3)("<p/>", "later", GENERIC))
+        await held.started_with(2)
+        held.let_go("later")
+        await later
+        assert gone.cancelled() and order.running == 0
+        return held.started
+
+    assert asyncio.run(main()) == ["first", "later"]
+
+
+class _Stream(httpx.AsyncByteStream):
+    """A body streamed as from the network (``fetch`` reads the raw bytes itself)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.data
+
+
+class Counting(httpx.AsyncBaseTransport):
+    """A mock site that counts the requests it served and how often it was closed."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self.closed = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request.url.path)
+        if request.url.path == "/robots.txt":
+            return httpx.Response(404, stream=_Stream(b"none"))
+        body = ("<html><head><title>A story</title></head><body><article>"
+                + "<p>The council met on Tuesday and voted.</p>" * 20
+                + "</article></body></html>").encode()
+        return httpx.Response(200, headers={"Content-Type": "text/html; charset=utf-8"},
+                              stream=_Stream(body))
+
+    async def aclose(self) -> None:
+        self.closed += 1
+
+
+def test_a_worker_keeps_its_connection_pool_between_tasks() -> None:
+    site = Counting()
+
+    async def main() -> None:
+        run = runner(transport=site, ahead=2)
+        for n in range(2):
+            task = HostTask(host="news.example", schema=SCHEMA, code=CODE, delay=0,
+                            jobs=(Job(f"https://news.example/story/{n}", "generic"),))
+            result, _ = await run(task, Unshared())
+            assert [u.kind for u in result.urls] == ["page"], result.urls
+            assert site.closed == 0  # the task's client is closed, the pool is not
+        await run.aclose()
+
+    asyncio.run(main())
+    assert site.closed == 1
+    assert site.requests.count("/story/0") == site.requests.count("/story/1") == 1
+
+
+async def has_room(order: OldestFirst) -> bool:
+    """Whether ``room()`` returns at once."""
+    room = asyncio.ensure_future(order.room())
+    await asyncio.sleep(0)
+    done = room.done()
+    room.cancel()
+    return done
+
+
+def test_a_worker_asks_for_no_new_task_while_pages_wait_for_extraction() -> None:
+    async def main() -> list[bool]:
+        held = Held()
+        order = OldestFirst(held, ahead=1)
+        seen: list[bool] = []
+
+        seen.append(await has_room(order))  # nothing in hand
+        first = asyncio.ensure_future(order.for_task(1)("<p/>", "first", GENERIC))
+        await held.started_with(1)
+        seen.append(await has_room(order))  # busy, but nothing waits: take more work
+        second = asyncio.ensure_future(order.for_task(2)("<p/>", "second", GENERIC))
+        await _waiting(order, 1)
+        seen.append(await has_room(order))  # a page waits: leave the next task to others
+        waiter = asyncio.ensure_future(order.room())
+        held.let_go("first")
+        await held.started_with(2)
+        await waiter  # the waiting page got its slot: room again
+        held.let_go("second")
+        await asyncio.gather(first, second)
+        return seen
+
+    assert asyncio.run(main()) == [True, True, False]
+
+
+def test_a_busy_worker_takes_no_new_task_until_its_last_one_reached_a_page() -> None:
+    async def main() -> list[bool]:
+        held = Held()
+        order = OldestFirst(held, ahead=1)
+        seen: list[bool] = []
+        order.for_task(1)  # taken, still fetching its first page
+        seen.append(await has_room(order))  # a slot is free: take more
+        busy = asyncio.ensure_future(order.for_task(2)("<p/>", "busy", GENERIC))
+        await held.started_with(1)
+        seen.append(await has_room(order))  # every slot busy, task 1 yet to ask: wait
+        order.done(1)  # it ended without a page (a feed, a 304)
+        seen.append(await has_room(order))
+        held.let_go("busy")
+        await busy
+        return seen
+
+    assert asyncio.run(main()) == [True, False, True]
