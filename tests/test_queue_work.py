@@ -1,5 +1,5 @@
 """A worker's side of a host task, without Redis: the extraction order across the tasks it
-holds, and the connection pool it keeps between tasks."""
+holds, and its TLS context kept between tasks, each with a pool of its own."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from scraper.models import Article
-from scraper.queue import versions
+from scraper.queue import versions, work
 from scraper.queue.messages import HostTask, Job
 from scraper.queue.work import OldestFirst, Unshared, runner
 from scraper.sites import site_named
@@ -132,7 +132,7 @@ class Counting(httpx.AsyncBaseTransport):
         self.closed += 1
 
 
-def test_a_worker_keeps_its_connection_pool_between_tasks() -> None:
+def test_a_worker_lends_a_test_transport_to_each_task_and_closes_it_at_its_end() -> None:
     site = Counting()
 
     async def main() -> None:
@@ -142,12 +142,52 @@ def test_a_worker_keeps_its_connection_pool_between_tasks() -> None:
                             jobs=(Job(f"https://news.example/story/{n}", "generic"),))
             result, _ = await run(task, Unshared())
             assert [u.kind for u in result.urls] == ["page"], result.urls
-            assert site.closed == 0  # the task's client is closed, the pool is not
+            assert site.closed == 0  # the task's client is closed, the transport is not
         await run.aclose()
 
     asyncio.run(main())
     assert site.closed == 1
     assert site.requests.count("/story/0") == site.requests.count("/story/1") == 1
+
+
+def test_a_worker_loads_its_tls_context_once_and_gives_each_task_its_own_pool(
+        monkeypatch: Any) -> None:
+    # one pool per task (its host's): a pool shared by all of a worker's hosts is scanned
+    # whole for every request; the TLS context (the CA bundle, ~15 ms) is the worker's
+    site = Counting()
+    contexts: list[object] = []
+    pools: list[dict[str, Any]] = []
+
+    def context(*args: Any, **kwargs: Any) -> object:
+        contexts.append(object())
+        return contexts[-1]
+
+    class Pool(httpx.AsyncBaseTransport):
+        def __init__(self, **kwargs: Any) -> None:
+            pools.append(kwargs)
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            return await site.handle_async_request(request)
+
+        async def aclose(self) -> None:
+            await site.aclose()
+
+    monkeypatch.setattr(work.httpx, "create_ssl_context", context)
+    monkeypatch.setattr(work.httpx, "AsyncHTTPTransport", Pool)
+
+    async def main() -> None:
+        run = runner(ahead=2)
+        for n in range(3):
+            task = HostTask(host=f"news{n}.example", schema=SCHEMA, code=CODE, delay=0,
+                            jobs=(Job(f"https://news{n}.example/story", "generic"),))
+            result, _ = await run(task, Unshared())
+            assert [u.kind for u in result.urls] == ["page"], result.urls
+        await run.aclose()
+
+    asyncio.run(main())
+    assert len(contexts) == 1
+    assert len(pools) == 3 and all(pool["verify"] is contexts[0] for pool in pools)
+    assert site.closed == 3  # each task's pool closed at its end
 
 
 async def has_room(order: OldestFirst) -> bool:

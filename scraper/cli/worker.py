@@ -68,8 +68,7 @@ def worker(queue_url: str | None, config_path: Path | None, hosts: int,
             from ..workers import pool_extractor
 
             # a slot more than processes: one job always waits in the pool's pipe
-            run = runner(pool_extractor(pool), ahead=count + 1 if count else 0,
-                         keepalive=max(20, hosts))
+            run = runner(pool_extractor(pool), ahead=count + 1 if count else 0)
             try:
                 await run_worker(url, run, schema=schema, code=code, hosts=hosts,
                                  idle_timeout=redeliver_after or IDLE_TIMEOUT,

@@ -17,6 +17,7 @@ import hashlib
 import heapq
 import itertools
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
@@ -270,7 +271,7 @@ class OldestFirst:
 
 
 class _Kept(httpx.AsyncBaseTransport):
-    """The worker's connection pool, lent to a task's client: closing the client keeps it."""
+    """A transport lent to a task's client: closing the client keeps it (tests)."""
 
     def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
         self.transport = transport
@@ -283,24 +284,35 @@ class _Kept(httpx.AsyncBaseTransport):
 
 
 class Runner:
-    """The worker's ``run(task, claims)``: a client and gates per task over one connection
-    pool for the worker's life; returns the result and, per host claimed, the seconds its
-    delay still asks.
+    """The worker's ``run(task, claims)``: a client, gates and connection pool per task,
+    one TLS context for the worker's life; returns the result and, per host claimed, the
+    seconds its delay still asks.
 
-    One pool, not one per task: a new pool costs a TLS context (loading the CA bundle,
-    about 15 ms: 15 % of a worker's event loop in the cpu benchmark) and new connections.
+    The TLS context is made once: loading the CA bundle cost about 15 ms a task, 15 % of a
+    worker's event loop in the cpu benchmark. The pool is the task's own (its host's), not
+    the worker's: httpcore scans every connection of a pool for each request, and one pool
+    shared by a worker's hundreds of hosts would cost tens of ms a request.
     ``ahead``: extraction processes + 1, to serve tasks oldest first (``OldestFirst``);
-    0 extracts as the jobs come.
+    0 extracts as the jobs come. ``transport`` (tests) replaces every task's pool.
     """
 
     def __init__(self, extractor: Extractor = extract_inline,
-                 transport: httpx.AsyncBaseTransport | None = None, *, ahead: int = 0,
-                 keepalive: int = 20) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None, *,
+                 ahead: int = 0) -> None:
         self.extractor = OldestFirst(extractor, ahead) if ahead else None
         self.plain = extractor
-        self.transport = transport or httpx.AsyncHTTPTransport(
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=keepalive))
+        self.transport = transport
+        self.tls: ssl.SSLContext | None = None
         self.tasks = itertools.count()
+
+    def _pool(self) -> httpx.AsyncBaseTransport:
+        if self.transport is not None:
+            return _Kept(self.transport)
+        if self.tls is None:
+            self.tls = httpx.create_ssl_context()
+        # no caps: the task's gates bound its requests in flight (see Gates.client_for)
+        return httpx.AsyncHTTPTransport(verify=self.tls, limits=httpx.Limits(
+            max_connections=None, max_keepalive_connections=None))
 
     async def __call__(self, task: HostTask, claims: Claims) -> tuple[HostResult,
                                                                       dict[str, float]]:
@@ -311,8 +323,7 @@ class Runner:
         # robots.txt per task: a Robots takes its turns from one run's gates
         robots = Robots()
         try:
-            async with make_client(policy_for(None),
-                                   transport=_Kept(self.transport)) as client:
+            async with make_client(policy_for(None), transport=self._pool()) as client:
                 gates = LeasedGates(client, robots, claims, default_delay=task.delay)
                 try:
                     result = await run_host_task(task, client, gates, extractor=extractor,
@@ -330,11 +341,11 @@ class Runner:
             await self.extractor.room()
 
     async def aclose(self) -> None:
-        await self.transport.aclose()
+        if self.transport is not None:
+            await self.transport.aclose()
 
 
 def runner(extractor: Extractor = extract_inline,
-           transport: httpx.AsyncBaseTransport | None = None, *, ahead: int = 0,
-           keepalive: int = 20) -> Runner:
+           transport: httpx.AsyncBaseTransport | None = None, *, ahead: int = 0) -> Runner:
     """The worker's ``run(task, claims)`` (``Runner``); close it with ``aclose``."""
-    return Runner(extractor, transport, ahead=ahead, keepalive=keepalive)
+    return Runner(extractor, transport, ahead=ahead)
