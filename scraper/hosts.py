@@ -152,13 +152,14 @@ class Gates:
             return gate.clients[pick]
         if self._tls is None:
             self._tls = httpx.create_ssl_context()  # loading the CA bundle costs ~20 ms
-        # No cap on either: the gate keeps at most ``concurrency`` requests in flight, so
-        # a pool never holds more connections than that. A cap taken from the gate now
-        # would be robots.txt's concurrency of 1, before the site's settings are known, and
-        # every request past the first would open a new connection.
+        # Kept alive: up to POOL_CONNECTIONS idle connections a pool, so a host's pools
+        # together keep about ``concurrency`` open between requests. Not the gate's
+        # concurrency of now: robots.txt opens the first pool at concurrency 1, before the
+        # site's settings are known, and every request past the first would open a new
+        # connection. No cap on connections: the gate bounds the requests in flight.
         client = make_client(transport=httpx.AsyncHTTPTransport(
             verify=self._tls, limits=httpx.Limits(
-                max_connections=None, max_keepalive_connections=None)))
+                max_connections=None, max_keepalive_connections=POOL_CONNECTIONS)))
 
         async def answered(response: httpx.Response) -> None:
             gate.answered = self.clock()  # the host has surely seen the request by now
@@ -180,7 +181,8 @@ class Gates:
         why nothing may be fetched from that origin this run, or None."""
         if self.robots is None:
             return None
-        await self.robots.load(self.client_for(gate), url, agent)
+        if not self.robots.loaded(url):  # a pool is picked only for a download
+            await self.robots.load(self.client_for(gate), url, agent)
         wanted = self.robots.crawl_delay(url, agent)
         if wanted and wanted > gate.delay:
             if wanted > MAX_CRAWL_DELAY and not gate.warned:

@@ -157,13 +157,7 @@ class Robots:
                     raise _Retryable(f"HTTP {status}")
                 if status >= 400:
                     log.info("robots.txt %s: HTTP %d, allowing all", robots_url, status)
-                    # read the (small) error page, so that its connection stays open for
-                    # the host's next request; a large one is dropped with the connection
-                    drained = 0
-                    async for chunk in response.aiter_raw():
-                        drained += len(chunk)
-                        if drained > self.max_bytes:
-                            break
+                    await _drain(response)
                     return None
                 # raw bytes, inflated by hand (scraper.web): a bomb stops at the cap
                 body = Inflater(response.headers.get("Content-Encoding", ""), self.max_bytes)
@@ -183,6 +177,29 @@ class Robots:
         except Exception as exc:  # noqa: BLE001 -- a weird robots.txt must not stop a crawl
             log.info("robots.txt %s unparsable (%s), allowing all", robots_url, exc)
             return None
+
+
+# an error page read to the end (so that its connection serves the host's next request)
+# when it says it is at most this long; a longer one goes with its connection
+DRAIN_BYTES = 64 * 1024
+DRAIN_SECONDS = 1.0
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read a small error page to its end, best effort: the status has decided already, so
+    a body that is cut off, slow or long only costs its connection, never the verdict."""
+    try:
+        length = int(response.headers.get("Content-Length", ""))
+    except ValueError:
+        return
+    if length > DRAIN_BYTES:
+        return
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for _ in response.aiter_raw():
+                pass
+    except (httpx.HTTPError, TimeoutError):
+        pass
 
 
 def _refused(exc: BaseException) -> bool:

@@ -63,12 +63,13 @@ class Response:
 
     @classmethod
     def reset_after(
-        cls, body: bytes, sent: int, *, headers: dict[str, str] | None = None
+        cls, body: bytes, sent: int, *, headers: dict[str, str] | None = None,
+        status: int = 200,
     ) -> Response:
         """Promise ``body`` (full Content-Length) but reset the connection after ``sent`` bytes."""
 
         def write(req: BaseHTTPRequestHandler) -> None:
-            req.send_response(200)
+            req.send_response(status)
             for name, value in {"Content-Type": "text/html", **(headers or {})}.items():
                 req.send_header(name, value)
             req.send_header("Content-Length", str(len(body)))

@@ -283,15 +283,16 @@ def test_a_busy_host_spreads_its_requests_over_small_pools_taken_in_turn() -> No
     # httpcore polls every idle connection of a pool when a request starts or ends, so a
     # host at concurrency 32 gets 4 pools of up to 8 in-flight requests each, not one of 32
     async def go() -> None:
-        gates = Gates(httpx.AsyncClient(), None, per_host=True)
-        quiet = gates.gate("http://quiet.example/")
-        assert {id(gates.client_for(quiet)) for _ in range(5)} == {id(quiet.clients[0])}
-        busy = gates.gate("http://busy.example/", concurrency=32)
-        picked = [gates.client_for(busy) for _ in range(8)]
-        assert len(busy.clients) == 4
-        assert picked == busy.clients * 2  # in turn
-        assert quiet.clients[0] not in busy.clients
-        await gates.aclose()
-        assert busy.clients == [] and quiet.clients == []
+        async with httpx.AsyncClient() as shared:
+            gates = Gates(shared, None, per_host=True)
+            quiet = gates.gate("http://quiet.example/")
+            assert {id(gates.client_for(quiet)) for _ in range(5)} == {id(quiet.clients[0])}
+            busy = gates.gate("http://busy.example/", concurrency=32)
+            picked = [gates.client_for(busy) for _ in range(8)]
+            assert len(busy.clients) == 4
+            assert picked == busy.clients * 2  # in turn
+            assert quiet.clients[0] not in busy.clients
+            await gates.aclose()
+            assert busy.clients == [] and quiet.clients == []
 
     asyncio.run(go())

@@ -83,6 +83,16 @@ def test_robots_404_allows_every_page_and_is_read_first(tmp_path: Path) -> None:
     assert paths[0] == "/robots.txt" and paths.count("/robots.txt") == 1
 
 
+def test_robots_404_cut_off_in_its_body_still_allows_every_page(tmp_path: Path) -> None:
+    # the status decides; the error page's body is only read to keep the connection
+    with TestServer("127.0.0.2") as host:
+        host.route("/robots.txt", Response.reset_after(b"not found " * 100, 10, status=404))
+        site = feed_site(host, serve_pages(host, range(1, 3)), "127.0.0.2")
+        report, _ = crawl(tmp_path / "a.db", site)
+        assert report.counts["new_version"] == 2
+        assert host.hits("/robots.txt") == 1
+
+
 def test_robots_503_means_nothing_is_fetched_from_that_host_this_run(tmp_path: Path) -> None:
     with TestServer("127.0.0.2") as down, TestServer("127.0.0.3") as up:
         down.route("/robots.txt", Response(503))
