@@ -16,9 +16,9 @@ read keeps the origin closed for the run (``scraper.robots``).
 
 Hosts that wait for their next start sit in one timer heap, served by one timer task, so
 thousands of hosts cost one sleep at a time, not one per request. With ``per_host`` each host
-gets its own small connection pools (``client_for``; one TLS context for all): httpcore's pool
-scans every connection for every queued request, which over 200 hosts cost 60 ms of CPU a
-request in one shared pool. Pages wait in a frontier per host (a deque of jobs, worked by
+gets its own small connection pools (``client_for``, ``scraper.pools``; one TLS context for
+all): httpcore's pool scans every connection for every queued request, which over 200 hosts
+cost 60 ms of CPU a request in one shared pool. Pages wait in a frontier per host (a deque of jobs, worked by
 ``scraper.serving``); a job becomes a task only when its host's turn comes, so a run holds as
 many tasks as requests in flight, and a slow or throttled host only delays itself.
 """
@@ -41,6 +41,7 @@ from typing import Any
 import httpx
 
 from .policy import make_client
+from .pools import Pools
 from .robots import Robots
 from .serving import HELD, Serving, Triage
 from .web import host_of
@@ -49,7 +50,8 @@ log = logging.getLogger("scraper.hosts")
 
 # consecutive 403/429 answers after which a host is left alone for the rest of the run
 REFUSAL_STREAK = 3
-# connections per pool of one host: a host at concurrency 32 gets 4 pools (client_for)
+# requests in flight (and so connections) per pool of one host: a host at concurrency 32
+# gets 4 pools (``scraper.pools``)
 POOL_CONNECTIONS = 8
 # robots.txt Crawl-delay is honoured up to this: a day-long delay would hold the crawl lock
 # (and so every later cron run) for days
@@ -69,8 +71,7 @@ class HostGate:
     answered: float | None = None  # when the last response's head came (own pool only)
     waiters: deque[asyncio.Future[None]] = field(default_factory=deque)
     frontier: deque[Any] = field(default_factory=deque)  # pages waiting (serve)
-    clients: list[httpx.AsyncClient] = field(default_factory=list)  # its own pools (per_host)
-    picks: int = 0  # requests given a pool: the next takes the next pool in turn
+    client: httpx.AsyncClient | None = None  # over its own pools (Gates per_host)
     preparing: bool = False  # a robots.txt for the frontier's next job is being read
     scheduled: bool = False  # in the timer heap
     refusals: int = 0
@@ -135,43 +136,32 @@ class Gates:
         return gate
 
     def client_for(self, gate: HostGate) -> httpx.AsyncClient:
-        """The client for a request to ``gate``'s host: one of its own pools, or the shared
-        client.
-
-        A host gets one pool per POOL_CONNECTIONS requests it may have in flight, taken in
-        turn: httpcore checks every idle connection of a pool (a poll of its socket) each
-        time a request starts or ends, which at 32 connections in one pool cost 1.4 ms of
-        CPU a page on a re-check that reads the whole page.
-        """
+        """The client for requests to ``gate``'s host: its own pools, or the shared client."""
         if not self.per_host:
             return self.client
-        wanted = -(-gate.concurrency // POOL_CONNECTIONS)  # ceil
-        pick = gate.picks % wanted
-        gate.picks += 1
-        if pick < len(gate.clients):
-            return gate.clients[pick]
-        if self._tls is None:
-            self._tls = httpx.create_ssl_context()  # loading the CA bundle costs ~20 ms
-        # Kept alive: up to POOL_CONNECTIONS idle connections a pool, so a host's pools
-        # together keep about ``concurrency`` open between requests. Not the gate's
-        # concurrency of now: robots.txt opens the first pool at concurrency 1, before the
-        # site's settings are known, and every request past the first would open a new
-        # connection. No cap on connections: the gate bounds the requests in flight.
-        client = make_client(transport=httpx.AsyncHTTPTransport(
-            verify=self._tls, limits=httpx.Limits(
-                max_connections=None, max_keepalive_connections=POOL_CONNECTIONS)))
+        if gate.client is None:
+            if self._tls is None:
+                self._tls = httpx.create_ssl_context()  # loading the CA bundle costs ~20 ms
+            tls = self._tls
 
-        async def answered(response: httpx.Response) -> None:
-            gate.answered = self.clock()  # the host has surely seen the request by now
+            def pool() -> httpx.AsyncBaseTransport:
+                # no caps: ``Pools`` gives a pool at most POOL_CONNECTIONS requests at once,
+                # so it never opens more connections than that, and keeps them all alive
+                return httpx.AsyncHTTPTransport(verify=tls, limits=httpx.Limits(
+                    max_connections=None, max_keepalive_connections=None))
 
-        client.event_hooks = {"request": [], "response": [answered]}
-        gate.clients.append(client)
-        return client
+            gate.client = make_client(transport=Pools(pool, POOL_CONNECTIONS))
+
+            async def answered(response: httpx.Response) -> None:
+                gate.answered = self.clock()  # the host has surely seen the request by now
+
+            gate.client.event_hooks = {"request": [], "response": [answered]}
+        return gate.client
 
     def retire(self, gate: HostGate) -> None:
         """The host has nothing left to do: close its pools (their sockets) now."""
-        clients, gate.clients = gate.clients, []
-        for client in clients:
+        client, gate.client = gate.client, None
+        if client is not None:
             task = asyncio.ensure_future(client.aclose())
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
@@ -181,8 +171,7 @@ class Gates:
         why nothing may be fetched from that origin this run, or None."""
         if self.robots is None:
             return None
-        if not self.robots.loaded(url):  # a pool is picked only for a download
-            await self.robots.load(self.client_for(gate), url, agent)
+        await self.robots.load(self.client_for(gate), url, agent)
         wanted = self.robots.crawl_delay(url, agent)
         if wanted and wanted > gate.delay:
             if wanted > MAX_CRAWL_DELAY and not gate.warned:

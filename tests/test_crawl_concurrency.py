@@ -7,6 +7,8 @@ import threading
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+import pytest
+
 from server import Response, TestServer
 from test_crawl import article_html, crawl, rows, site_on
 
@@ -56,11 +58,14 @@ def test_config_concurrency_puts_that_many_requests_to_one_host_in_flight(
         (IN_FLIGHT,)]
 
 
-def test_a_host_s_connections_are_kept_alive_at_any_concurrency(tmp_path: Path) -> None:
+@pytest.mark.parametrize("concurrency", [4, 16])
+def test_a_host_s_connections_are_kept_alive_at_any_concurrency(
+        tmp_path: Path, concurrency: int) -> None:
     # robots.txt opens the host's pool while its concurrency is still 1: the pool must not
     # stay sized for one kept-alive connection, or every further request opens a new one
-    # (a TCP, and on a real site a TLS, handshake per page)
-    concurrency, articles = 4, 24
+    # (a TCP, and on a real site a TLS, handshake per page); and the host's small pools
+    # (scraper.pools) together never open more connections than requests in flight
+    articles = 3 * concurrency
     with TestServer(keep_alive=True) as server:
         paths = [f"/news/{n}" for n in range(1, articles + 1)]
         site = site_on(server, [], paths)

@@ -7,11 +7,13 @@ checked exactly and no test waits.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from scraper.hosts import Gates, HostGate
+from scraper.pools import Pools
 
 
 class Clock:
@@ -279,20 +281,40 @@ def _never_sync(gate: HostGate) -> None:
     raise AssertionError("not expected")
 
 
-def test_a_busy_host_spreads_its_requests_over_small_pools_taken_in_turn() -> None:
-    # httpcore polls every idle connection of a pool when a request starts or ends, so a
-    # host at concurrency 32 gets 4 pools of up to 8 in-flight requests each, not one of 32
+class Body(httpx.AsyncByteStream):
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b"ok"
+
+
+def test_a_busy_host_s_requests_go_to_small_pools_least_busy_first() -> None:
+    # httpcore polls every idle connection of a pool when a request starts or ends: a pool
+    # gets at most `size` requests at once, and another pool opens only when all are full
+    started: list[tuple[int, str]] = []
+    release = asyncio.Event()
+
+    def make() -> httpx.AsyncBaseTransport:
+        number = len(pools.pools)
+
+        async def answer(request: httpx.Request) -> httpx.Response:
+            started.append((number, request.url.path))
+            await release.wait()
+            return httpx.Response(200, stream=Body())  # read from the wire, as a real one
+
+        return httpx.MockTransport(answer)
+
+    pools = Pools(make, size=2)
+
     async def go() -> None:
-        async with httpx.AsyncClient() as shared:
-            gates = Gates(shared, None, per_host=True)
-            quiet = gates.gate("http://quiet.example/")
-            assert {id(gates.client_for(quiet)) for _ in range(5)} == {id(quiet.clients[0])}
-            busy = gates.gate("http://busy.example/", concurrency=32)
-            picked = [gates.client_for(busy) for _ in range(8)]
-            assert len(busy.clients) == 4
-            assert picked == busy.clients * 2  # in turn
-            assert quiet.clients[0] not in busy.clients
-            await gates.aclose()
-            assert busy.clients == [] and quiet.clients == []
+        async with httpx.AsyncClient(transport=pools) as client:
+            first = [asyncio.ensure_future(client.get(f"http://h.example/{n}"))
+                     for n in range(5)]
+            while len(started) < 5:
+                await asyncio.sleep(0)
+            assert pools.busy == [2, 2, 1]  # 5 at once: 3 pools, none over 2
+            release.set()
+            await asyncio.gather(*first)
+            assert pools.busy == [0, 0, 0]  # each body closed: its pool is free again
+            await client.get("http://h.example/again")
+            assert len(pools.pools) == 3 and started[-1][0] == 0  # an idle pool is reused
 
     asyncio.run(go())
