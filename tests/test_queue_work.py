@@ -32,16 +32,24 @@ class Held:
         return Article(url=url, text="Text.", title="T")
 
     async def started_with(self, n: int) -> None:
-        while len(self.started) < n:
-            await asyncio.sleep(0)
+        await _until(lambda: len(self.started) >= n, f"{n} jobs started")
 
     def let_go(self, url: str) -> None:
         self.release.setdefault(url, asyncio.Event()).set()
 
 
-async def _waiting(order: OldestFirst, n: int) -> None:
-    while len(order.waiting) < n:
+async def _until(done: Any, what: str, turns: int = 100_000) -> None:
+    """Let the event loop run until ``done()``; a bounded number of turns, not a clock: a
+    slot lost for good fails the test instead of hanging it."""
+    for _ in range(turns):
+        if done():
+            return
         await asyncio.sleep(0)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def _waiting(order: OldestFirst, n: int) -> None:
+    await _until(lambda: len(order.waiting) >= n, f"{n} jobs waiting")
 
 
 def test_extraction_serves_the_oldest_task_first_whatever_came_first() -> None:
@@ -99,6 +107,35 @@ def test_a_cancelled_waiting_job_gives_no_slot_away() -> None:
         return held.started
 
     assert asyncio.run(main()) == ["first", "later"]
+
+
+def test_a_job_cancelled_just_after_it_was_handed_a_slot_passes_the_slot_on() -> None:
+    async def main() -> list[str]:
+        held = Held()
+        order = OldestFirst(held, ahead=1)
+        first = asyncio.ensure_future(order.for_task(1)("<p/>", "first", GENERIC))
+        await held.started_with(1)
+        handed = asyncio.ensure_future(order.for_task(2)("<p/>", "handed", GENERIC))
+        third = asyncio.ensure_future(order.for_task(3)("<p/>", "third", GENERIC))
+        await _waiting(order, 2)
+        hand_over = order._next
+
+        def hand_then_cancel() -> None:  # the cancel lands before "handed" resumes
+            hand_over()
+            if not handed.done():
+                handed.cancel()
+            order._next = hand_over  # type: ignore[method-assign]
+
+        order._next = hand_then_cancel  # type: ignore[method-assign]
+        held.let_go("first")
+        await first
+        await held.started_with(2)  # the slot went on to "third", not lost with "handed"
+        held.let_go("third")
+        await third
+        assert handed.cancelled() and order.running == 0 and not order.waiting
+        return held.started
+
+    assert asyncio.run(main()) == ["first", "third"]
 
 
 class _Stream(httpx.AsyncByteStream):
@@ -186,6 +223,7 @@ def test_a_worker_loads_its_tls_context_once_and_gives_each_task_its_own_pool(
 
     asyncio.run(main())
     assert len(contexts) == 1
+    # one request at a time per task: each task opened one small pool (scraper.pools)
     assert len(pools) == 3 and all(pool["verify"] is contexts[0] for pool in pools)
     assert site.closed == 3  # each task's pool closed at its end
 
