@@ -521,21 +521,19 @@ def targets(rows: list[Row], n: int, big: int) -> list[str]:
              f"time and in CPU per page: {ratio:.0%} in wall time ({first.rate:.1f} vs "
              f"{ceiling.rate:.1f} pages/s), {cpu:.0%} in CPU ({1000 * first.cpu_per_page:.1f} vs "
              f"{1000 * ceiling.cpu_per_page:.1f} ms/page)")
-    if first and etag:
+    def recrawl(first: Row, etag: Row, what: str) -> None:
         ratio = etag.rate / first.rate
         cpu = first.cpu_per_page / etag.cpu_per_page if etag.cpu_per_page else 0.0
-        line(min(ratio, cpu) >= 20, f"re-crawl with ETags ≥ 20× the first crawl in wall time "
-             f"and in CPU per page: {ratio:.1f}× in wall time ({etag.rate:.1f} vs "
+        line(min(ratio, cpu) >= 20, f"{what}: {ratio:.1f}× in wall time ({etag.rate:.1f} vs "
              f"{first.rate:.1f} pages/s), {cpu:.1f}× in CPU ({1000 * etag.cpu_per_page:.2f} vs "
              f"{1000 * first.cpu_per_page:.1f} ms/page)")
+
+    if first and etag:
+        recrawl(first, etag, "re-crawl with ETags ≥ 20× the first crawl in wall time and in "
+                "CPU per page")
     large_etag = by.get(("our re-crawl, ETags (304)", big))
     if large and large_etag:
-        ratio = large_etag.rate / large.rate
-        cpu = large.cpu_per_page / large_etag.cpu_per_page if large_etag.cpu_per_page else 0.0
-        line(min(ratio, cpu) >= 20, f"the same at N = {big:,} (start-up amortised): "
-             f"{ratio:.1f}× in wall time ({large_etag.rate:.1f} vs {large.rate:.1f} pages/s), "
-             f"{cpu:.1f}× in CPU ({1000 * large_etag.cpu_per_page:.2f} vs "
-             f"{1000 * large.cpu_per_page:.1f} ms/page)")
+        recrawl(large, large_etag, f"the same at N = {big:,} (start-up amortised)")
     if large:
         line(large.run.peak_rss_kb < 300 * 1024, f"peak memory < 300 MB at N = {big:,}: "
              f"{mb(large.run.peak_rss_kb)} MB RSS summed over the process tree "

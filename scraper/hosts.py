@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 
 from .policy import make_client
-from .pools import Pools
+from .pools import host_pools
 from .robots import Robots
 from .serving import HELD, Serving, Triage
 from .web import host_of
@@ -50,9 +50,6 @@ log = logging.getLogger("scraper.hosts")
 
 # consecutive 403/429 answers after which a host is left alone for the rest of the run
 REFUSAL_STREAK = 3
-# requests in flight (and so connections) per pool of one host: a host at concurrency 32
-# gets 4 pools (``scraper.pools``)
-POOL_CONNECTIONS = 8
 # robots.txt Crawl-delay is honoured up to this: a day-long delay would hold the crawl lock
 # (and so every later cron run) for days
 MAX_CRAWL_DELAY = 60.0
@@ -142,15 +139,7 @@ class Gates:
         if gate.client is None:
             if self._tls is None:
                 self._tls = httpx.create_ssl_context()  # loading the CA bundle costs ~20 ms
-            tls = self._tls
-
-            def pool() -> httpx.AsyncBaseTransport:
-                # no caps: ``Pools`` gives a pool at most POOL_CONNECTIONS requests at once,
-                # so it never opens more connections than that, and keeps them all alive
-                return httpx.AsyncHTTPTransport(verify=tls, limits=httpx.Limits(
-                    max_connections=None, max_keepalive_connections=None))
-
-            gate.client = make_client(transport=Pools(pool, POOL_CONNECTIONS))
+            gate.client = make_client(transport=host_pools(self._tls))
 
             async def answered(response: httpx.Response) -> None:
                 gate.answered = self.clock()  # the host has surely seen the request by now

@@ -10,9 +10,26 @@ more than ``size`` connections, and a host at concurrency ``c`` keeps at most ab
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Callable
 
 import httpx
+
+# requests in flight (and so connections) per pool of one host: a host at concurrency 32
+# gets 4 pools
+POOL_CONNECTIONS = 8
+
+
+def host_pools(tls: ssl.SSLContext, size: int = POOL_CONNECTIONS) -> Pools:
+    """One host's transport: pools of at most ``size`` connections, all with ``tls``."""
+
+    def pool() -> httpx.AsyncBaseTransport:
+        # no caps: Pools gives a pool at most ``size`` requests at once, so it never opens
+        # more connections than that, and keeps them all alive
+        return httpx.AsyncHTTPTransport(verify=tls, limits=httpx.Limits(
+            max_connections=None, max_keepalive_connections=None))
+
+    return Pools(pool, size)
 
 
 class Pools(httpx.AsyncBaseTransport):

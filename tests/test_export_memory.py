@@ -3,7 +3,7 @@ archive of 10,000 versions against one of 1,000, measured with tracemalloc, not 
 
 from __future__ import annotations
 
-import json
+import sys
 import tracemalloc
 from contextlib import closing
 from pathlib import Path
@@ -11,43 +11,26 @@ from pathlib import Path
 import pytest
 
 from scraper.export import Selection, export
-from scraper.store import Archive, codec
+from scraper.store import Archive
+
+# bench/ is scripts, not a package: its export.py builds the benchmark's archives
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from export import build
 
 pytestmark = pytest.mark.slow  # builds an archive of 10,000 versions and exports it 4 times
 
 PARAGRAPH = ("The council met on Monday and voted on the budget for the coming year, after a "
              "long debate about schools, roads and the harbour. ")
+# pages of our own, cycled over the articles: (bytes, title, text) as bench/export.py's use
+PAGES = [(f"<html><head><title>Story {n}</title></head><body><h1>Story {n}</h1><p>"
+          f"{PARAGRAPH * 8}</p></body></html>".encode(), f"Story {n}", PARAGRAPH * 8)
+         for n in range(7)]
 
 
 def synthetic_archive(path: Path, versions: int) -> Path:
-    """An archive of ``versions`` versions (two per article), each with a page and heads."""
-    with Archive(path) as archive:
-        conn = archive.db.conn
-        conn.execute("BEGIN")
-        for article in range(versions // 2):
-            url = f"https://news.example/story/{article}"
-            conn.execute("INSERT INTO articles (id, site, url, article_key, first_seen, state)"
-                         " VALUES (?, 'generic', ?, ?, '2024-05-01T08:00:00+00:00', 'active')",
-                         [article + 1, url, url])
-            for number in (1, 2):
-                text = f"Story {article}, version {number}. " + PARAGRAPH * 8
-                html = f"<html><head><title>Story {article}</title></head><body><h1>Story " \
-                       f"{article}</h1><p>{text}</p></body></html>".encode()
-                exchange = {"request": {"method": "GET", "url": url,
-                                        "headers": [["Host", "news.example"]]},
-                            "response": {"http_version": "HTTP/1.1", "status": 200,
-                                         "reason": "OK", "headers": [
-                                             ["Content-Type", "text/html; charset=utf-8"],
-                                             ["Content-Length", str(len(html))]]}}
-                conn.execute(
-                    "INSERT INTO versions (article_id, version, fetched_at, content_hash, title,"
-                    " authors, text, word_count, url, final_url, html_raw, html_codec,"
-                    " http_exchange) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'zstd', ?)",
-                    [article + 1, number, f"2024-05-0{number}T08:00:00+00:00",
-                     f"{article}-{number}", f"Story {article}", json.dumps(["Ann Lee"]), text,
-                     len(text.split()), url, url, codec.compress(html),
-                     codec.pack_json(exchange)])
-        conn.execute("COMMIT")
+    """An archive of ``versions`` versions (two per article), each with a page and heads:
+    the benchmark's own builder (bench/export.py), with pages of our own."""
+    build(path, versions, PAGES)
     return path
 
 

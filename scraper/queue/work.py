@@ -28,11 +28,11 @@ import httpx
 from ..crawl import ROUTINE_SITEMAPS
 from ..discover import discover
 from ..fetch import FetchPolicy, fetch, make_client, policy_for
-from ..hosts import POOL_CONNECTIONS, Gates, HostGate
+from ..hosts import Gates, HostGate
 from ..identity import check_http_url
 from ..models import ExtractError, Outcome, ScraperError
 from ..pipeline import Extractor, extract_inline
-from ..pools import Pools
+from ..pools import host_pools
 from ..robots import Robots
 from ..sites import Site, site_named
 from ..store import utc_now
@@ -311,14 +311,7 @@ class Runner:
             return _Kept(self.transport)
         if self.tls is None:
             self.tls = httpx.create_ssl_context()
-        tls = self.tls
-
-        def pool() -> httpx.AsyncBaseTransport:
-            # no caps: Pools gives a pool at most POOL_CONNECTIONS requests at once
-            return httpx.AsyncHTTPTransport(verify=tls, limits=httpx.Limits(
-                max_connections=None, max_keepalive_connections=None))
-
-        return Pools(pool, POOL_CONNECTIONS)  # small pools, as a local crawl's hosts have
+        return host_pools(self.tls)  # small pools, as a local crawl's hosts have
 
     async def __call__(self, task: HostTask, claims: Claims) -> tuple[HostResult,
                                                                       dict[str, float]]:
