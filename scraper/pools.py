@@ -75,7 +75,12 @@ class _Counted(httpx.AsyncByteStream):
             yield chunk
 
     async def aclose(self) -> None:
-        if not self.closed:
-            self.closed = True
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            await self.stream.aclose()  # the connection goes back to its pool (it may wait)
+        finally:
+            # counted free only now: a request sent to this pool in the meantime would
+            # find the connection still taken, and open one more
             self.done()
-        await self.stream.aclose()

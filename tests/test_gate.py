@@ -7,7 +7,7 @@ checked exactly and no test waits.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -318,3 +318,50 @@ def test_a_busy_host_s_requests_go_to_small_pools_least_busy_first() -> None:
             assert len(pools.pools) == 3 and started[-1][0] == 0  # an idle pool is reused
 
     asyncio.run(go())
+
+
+def test_a_pool_counts_a_request_free_only_once_its_connection_is_back() -> None:
+    # while a finished request's connection is still being handed back (its close waits),
+    # the next request must not be sent to that pool: it would open one more connection
+    closing, entered = asyncio.Event(), asyncio.Event()
+    used: list[int] = []
+
+    class Slow(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            yield b"ok"
+
+        async def aclose(self) -> None:
+            entered.set()
+            await closing.wait()  # the pool's lock, say
+
+    def make() -> httpx.AsyncBaseTransport:
+        number = len(pools.pools)
+
+        async def answer(request: httpx.Request) -> httpx.Response:
+            used.append(number)
+            return httpx.Response(200, stream=Slow())
+
+        return httpx.MockTransport(answer)
+
+    pools = Pools(make, size=1)
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=pools) as client:
+            first = asyncio.ensure_future(client.get("http://h.example/1"))
+            await _until(entered.is_set)  # its body read, its close waiting
+            second = asyncio.ensure_future(client.get("http://h.example/2"))
+            await _until(lambda: len(used) == 2)
+            closing.set()
+            await asyncio.gather(first, second)
+            assert used == [0, 1]  # the second went to a pool of its own
+            assert pools.busy == [0, 0]
+
+    asyncio.run(go())
+
+
+async def _until(done: Callable[[], bool], turns: int = 10_000) -> None:
+    for _ in range(turns):
+        if done():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("never happened")
