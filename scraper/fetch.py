@@ -54,6 +54,7 @@ from .policy import (
     DEFAULT_POLICY,
     DEFAULT_USER_AGENT,
     HTML,
+    HTML_BYTES,
     Accept,
     FetchPolicy,
     make_client,
@@ -63,8 +64,8 @@ from .policy import (
 from .robots import Robots
 from .web import CODINGS, BadCoding, Inflater, decode_html, is_web_url
 
-__all__ = ["DEFAULT_POLICY", "DEFAULT_USER_AGENT", "HTML", "Accept", "FetchPolicy", "Sleep",
-           "decode_html", "fetch", "make_client", "pause", "policy_for"]
+__all__ = ["DEFAULT_POLICY", "DEFAULT_USER_AGENT", "HTML", "HTML_BYTES", "Accept", "FetchPolicy",
+           "Sleep", "decode_html", "fetch", "html_of", "make_client", "pause", "policy_for"]
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +123,10 @@ async def fetch(
     robots.txt is asked on every hop when ``robots`` (the run's cache) is given and the
     policy respects it. Running out of ``policy.total_timeout`` is a Network error that is
     not retried: no time is left for another attempt. With ``accept=HTML`` (pages) the body
-    is decoded into ``Page.html``; for other types only ``Page.raw`` is filled (feeds and
-    sitemaps are parsed from bytes). Each retry is logged at INFO: what, why, when.
-    ``sleep`` waits between attempts (None: ``pause``, really waiting).
+    is decoded into ``Page.html``; with ``HTML_BYTES`` (the pipeline's pages) and for other
+    types only ``Page.raw`` is filled (feeds and sitemaps are parsed from bytes). Each retry
+    is logged at INFO: what, why, when. ``sleep`` waits between attempts (None: ``pause``,
+    really waiting).
     """
     sleep = sleep or pause
     # Accept-Encoding pinned whatever the client: Inflater decodes exactly these, under the cap
@@ -320,7 +322,7 @@ async def _read(
     content_type = h.get("Content-Type", "")
     mime = content_type.split(";")[0].strip().lower()
     if mime and not accept.allows(mime):  # refuse before downloading a PDF or a video
-        refused = NotHTML if accept is HTML else WrongType
+        refused = NotHTML if accept.page else WrongType
         msg = f"content type {mime} is not {accept.name}: {final_url}"
         raise refused(msg, url=final_url, status=status)
     length = h.get("Content-Length", "")
@@ -328,14 +330,14 @@ async def _read(
         msg = f"Content-Length {length} exceeds the {max_bytes}-byte cap: {final_url}"
         raise TooLarge(msg, url=final_url, status=status)
     raw = await _body(response, final_url, max_bytes)
-    if accept is not HTML:
+    if not accept.page:
         return Page(url=url, final_url=final_url, status=status, raw=raw,
                     content_type=content_type, etag=etag, last_modified=last_modified,
                     redirects=redirects)
     if not mime and not _LOOKS_HTML.search(raw[:1024]):
         msg = f"no content type and the body is not HTML: {final_url}"
         raise NotHTML(msg, url=final_url, status=status)
-    html, encoding = decode_html(raw, content_type)
+    html, encoding = decode_html(raw, content_type) if accept.decode else ("", "")
     return Page(
         http=exchange(response),
         url=url,
@@ -349,6 +351,13 @@ async def _read(
         last_modified=last_modified,
         redirects=redirects,
     )
+
+
+def html_of(page: Page) -> str:
+    """The page's HTML as text, decoded now when fetch left it as bytes (``HTML_BYTES``)."""
+    if page.html or not page.raw:
+        return page.html
+    return decode_html(page.raw, page.content_type)[0]
 
 
 async def _body(response: httpx.Response, url: str, max_bytes: int) -> bytes:

@@ -9,18 +9,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 import httpx
 
-from .fetch import FetchPolicy, Sleep, fetch, policy_for
+from .fetch import HTML_BYTES, FetchPolicy, Sleep, fetch, html_of, policy_for
 from .identity import article_key, check_http_url
 from .models import Article, ExtractError, Outcome, Page, ScraperError
 from .robots import Robots
 from .schedule import DEFAULT_SCHEDULE
 from .sites import Site, site_for
-from .store import Archive, Schedule, stored_page, utc_now
+from .store import Archive, Schedule, utc_now
 from .store.takedown import forgotten, unforget
 
 log = logging.getLogger("scraper.pipeline")
@@ -62,14 +62,22 @@ def _forgotten(url: str, when: str) -> Result:
                   "archived again (--force to archive it)")
 
 
-Extractor = Callable[[str, str, Site], Awaitable[Article]]
+# Gets the fetched page as bytes (``Page.raw``) and decodes it where it extracts: in a worker
+# process for the crawl, so that the crawl neither decodes nor holds the text (twice or four
+# times the bytes as a str) of the pages that wait for extraction.
+Extractor = Callable[[Page, Site], Awaitable[Article]]
 
 
-async def extract_inline(html: str, url: str, site: Site) -> Article:
+async def extract_inline(page: Page, site: Site) -> Article:
     """Extract in this process (one-off archiving); the crawl uses a process pool instead."""
+    return extract_page(page, site)
+
+
+def extract_page(page: Page, site: Site) -> Article:
+    """Decode and extract a fetched page (in whichever process runs it)."""
     from .extract import extract  # imported when a page needs it: never on a run of 304s
 
-    return extract(html, url=url, site=site)
+    return extract(html_of(page), url=page.final_url, site=site)
 
 
 async def archive_url(
@@ -119,7 +127,7 @@ async def archive_url(
             known = archive.find_article(url, key)
         etag, last_modified = (known["etag"], known["last_modified"]) if known else (None, None)
         page = await fetch(client, url, policy or policy_for(site), robots=robots, etag=etag,
-                           last_modified=last_modified, sleep=sleep)
+                           last_modified=last_modified, sleep=sleep, accept=HTML_BYTES)
         raw_hash = hashlib.sha256(page.raw).hexdigest() if page.raw else None
         if known and (page.not_modified or (raw_hash and raw_hash == known.get("raw_hash"))):
             outcome = Outcome.NOT_MODIFIED if page.not_modified else Outcome.UNCHANGED
@@ -128,14 +136,8 @@ async def archive_url(
                                  last_modified=page.last_modified, schedule=schedule,
                                  fetch=fetch_row(outcome=outcome))
             return Result(url, outcome, status=page.status, article_id=known["id"])
-        stored = None
-        if known is None:
-            # A new article: its bytes will be stored, so compress them now and let them
-            # go while the page waits for extraction (a crawl holds many pages at once).
-            stored = stored_page(page)
-            page = replace(page, raw=b"")
         try:
-            article = await extractor(page.html, page.final_url, site)
+            article = await extractor(page, site)
         except ScraperError:
             raise
         except Exception as exc:  # a bug in an adapter, a dead worker: this URL fails, not all
@@ -152,7 +154,7 @@ async def archive_url(
 
         saved = archive.save(article, page, site_name=site.name, key=key, fetched_at=started,
                              raw_hash=raw_hash, schedule=schedule, fetch=fetch_row(),
-                             extractor=extractor_id(site), stored=stored)
+                             extractor=extractor_id(site))
         return Result(url, saved.outcome, version=saved.version, status=page.status,
                        article_id=saved.article_id)
     except ScraperError as err:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 DEFAULT_USER_AGENT = (
     "news-scraper/0.1 (+https://github.com/news-scraper/news-scraper; archiving news edits)"
 )
+
+
 @dataclass(frozen=True)
 class Accept:
     """The content types a fetch takes: exactly ``types``, or (empty) all but ``refused``.
@@ -32,13 +34,18 @@ class Accept:
     name: str
     types: tuple[str, ...] = ()
     refused: tuple[str, ...] = ()  # prefixes
+    page: bool = False  # an HTML page: NotHTML when it is not one, its HTTP exchange kept
+    decode: bool = False  # the page's bytes decoded into ``Page.html`` by fetch
 
     def allows(self, mime: str) -> bool:
         return mime in self.types if self.types else not mime.startswith(self.refused)
 
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-HTML = Accept("HTML", HTML_TYPES)
+HTML = Accept("HTML", HTML_TYPES, page=True, decode=True)
+# A page left as bytes (``Page.raw``, ``Page.html`` empty): the pipeline decodes it where it
+# is extracted, in a worker process, and never at all when it is unchanged.
+HTML_BYTES = Accept("HTML", HTML_TYPES, page=True)
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,8 @@ def policy_for(site: Site | None = None, settings: SiteSettings | None = None,
 
 
 DEFAULT_POLICY = FetchPolicy()
+
+
 def make_client(policy: FetchPolicy = DEFAULT_POLICY, *,
                 transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
     """An AsyncClient for ``fetch``: the policy's User-Agent and timeouts, no auto redirects.

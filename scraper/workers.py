@@ -16,10 +16,11 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
-from .models import Article, Locked, StoreError
-from .pipeline import Extractor
+from .models import Article, Locked, Page, StoreError
+from .pipeline import Extractor, extract_page
 from .sites import Site
 
 # Descriptors of the lock files this process holds. A forked extraction worker inherits
@@ -55,15 +56,17 @@ def crawl_lock(db: Path) -> Iterator[None]:
 def pool_extractor(pool: Executor | None) -> Extractor:
     """Extraction in ``pool`` (off the event loop, one process per core), or inline."""
 
-    async def extractor(html: str, url: str, site: Site) -> Article:
+    async def extractor(page: Page, site: Site) -> Article:
         # Imported at the first page to extract, never on a run of 304s; and before the
         # pool's first job, when its workers fork, so that they inherit it loaded.
-        from .extract import extract
+        from .extract import extract  # noqa: F401
 
         if pool is None:
-            return extract(html, url=url, site=site)
+            return extract_page(page, site)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(pool, _extract_job, html, url, site)
+        # the bytes go as they are (a copy, not the str's encoding to UTF-8 and back), and
+        # the worker decodes them; the HTTP heads stay here, they are stored from here
+        return await loop.run_in_executor(pool, extract_page, replace(page, http=None), site)
 
     return extractor
 

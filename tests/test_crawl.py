@@ -106,6 +106,22 @@ def test_first_crawl_archives_new_articles_from_feed_and_sitemap(server, tmp_pat
     assert titles == {"Story number 1", "Story number 2", "Story number 3"}
 
 
+def test_a_legacy_charset_page_is_decoded_where_it_is_extracted(server, tmp_path):
+    # the crawl hands the page's bytes to a worker process, which decodes them there
+    russian = article_html(1).replace("Story number 1", "Новости дня")
+    site = site_on(server, [1], [])
+    serve_article(server, 1, Response(200, russian.encode("cp1251"),
+                                      {"Content-Type": "text/html; charset=windows-1251"}))
+    db = tmp_path / "archive.db"
+    with make_pool() as pool:
+        report = crawl(db, site, pool=pool)
+    assert report.counts["new_version"] == 1
+    assert rows(db, "SELECT title FROM versions") == [("Новости дня",)]
+    with Archive(db) as archive:  # the bytes are kept as received, the header with them
+        stored = archive.version(1, 1, html=True)
+    assert stored is not None and "Новости дня" in stored["html"]
+
+
 def test_edited_article_becomes_version_2_on_its_due_recheck_and_not_before(server, tmp_path):
     site = site_on(server, [1, 2], [])
     serve_article(server, 1)

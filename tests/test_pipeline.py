@@ -10,8 +10,10 @@ from string import Template
 
 from server import Response, TestServer
 
+from scraper import fetch as fetch_module
 from scraper.fetch import make_client
-from scraper.pipeline import archive_url
+from scraper.models import Page
+from scraper.pipeline import archive_url, extract_page
 from scraper.sites import Site, site_named
 from scraper.store import Archive
 
@@ -53,7 +55,7 @@ def test_an_adapter_that_raises_fails_only_its_url(server: TestServer, tmp_path:
     server.route("/a", Response.html(html()))
     db = tmp_path / "archive.db"
 
-    async def broken(page_html: str, url: str, site: Site):
+    async def broken(page: Page, site: Site):
         raise AttributeError("'list' object has no attribute 'strip'")
 
     result = archive(db, server.url("/a"), extractor=broken)
@@ -101,3 +103,25 @@ def test_gone_article_that_comes_back_is_active_again(server: TestServer,
     assert archive(db, server.url("/a")).outcome == "unchanged"  # the same bytes again
     (state, next_check), = rows(db, "SELECT state, next_check FROM articles")
     assert state == "active" and next_check is not None
+
+
+def test_the_extractor_gets_the_page_as_bytes_and_an_unchanged_page_is_never_decoded(
+        server: TestServer, tmp_path: Path, monkeypatch) -> None:
+    server.route("/a", Response.html(html()))
+    db = tmp_path / "archive.db"
+    seen: list[Page] = []
+
+    async def recording(page: Page, site: Site):
+        seen.append(page)
+        return extract_page(page, site)
+
+    assert archive(db, server.url("/a"), extractor=recording).outcome == "new_version"
+    assert seen[0].html == "" and seen[0].raw == html().encode()  # decoded by the extractor
+
+    def no_decoding(raw: bytes, content_type: str):
+        raise AssertionError("an unchanged page was decoded")
+
+    monkeypatch.setattr(fetch_module, "decode_html", no_decoding)
+    again = archive(db, server.url("/a"), extractor=recording)
+    assert again.outcome in ("unchanged", "not_modified")
+    assert len(seen) == 1

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from scraper.models import Article
+from scraper.models import Article, Page
 from scraper.queue import versions, work
 from scraper.queue.messages import HostTask, Job
 from scraper.queue.work import OldestFirst, Unshared, runner
@@ -26,7 +26,8 @@ class Held:
         self.started: list[str] = []
         self.release: dict[str, asyncio.Event] = {}
 
-    async def __call__(self, html: str, url: str, site: Any) -> Article:
+    async def __call__(self, page: Page, site: Any) -> Article:
+        url = page.final_url
         self.started.append(url)
         await self.release.setdefault(url, asyncio.Event()).wait()
         return Article(url=url, text="Text.", title="T")
@@ -36,6 +37,10 @@ class Held:
 
     def let_go(self, url: str) -> None:
         self.release.setdefault(url, asyncio.Event()).set()
+
+
+def _page(url: str) -> Page:
+    return Page(url, url, 200, html="<p/>")
 
 
 async def _until(done: Any, what: str, turns: int = 100_000) -> None:
@@ -56,7 +61,7 @@ def test_extraction_serves_the_oldest_task_first_whatever_came_first() -> None:
     async def main() -> list[str]:
         held = Held()
         order = OldestFirst(held, ahead=1)
-        jobs = [asyncio.ensure_future(order.for_task(rank)("<p/>", url, GENERIC))
+        jobs = [asyncio.ensure_future(order.for_task(rank)(_page(url), GENERIC))
                 for rank, url in [(5, "a"), (9, "young"), (1, "old"), (5, "a2")]]
         await held.started_with(1)
         await _waiting(order, 3)
@@ -72,7 +77,7 @@ def test_extraction_runs_up_to_ahead_jobs_at_once() -> None:
     async def main() -> tuple[list[str], int]:
         held = Held()
         order = OldestFirst(held, ahead=2)
-        jobs = [asyncio.ensure_future(order.for_task(rank)("<p/>", url, GENERIC))
+        jobs = [asyncio.ensure_future(order.for_task(rank)(_page(url), GENERIC))
                 for rank, url in [(3, "a"), (2, "b"), (1, "c")]]
         await held.started_with(2)
         await _waiting(order, 1)
@@ -91,15 +96,15 @@ def test_a_cancelled_waiting_job_gives_no_slot_away() -> None:
     async def main() -> list[str]:
         held = Held()
         order = OldestFirst(held, ahead=1)
-        first = asyncio.ensure_future(order.for_task(1)("<p/>", "first", GENERIC))
+        first = asyncio.ensure_future(order.for_task(1)(_page("first"), GENERIC))
         await held.started_with(1)
-        gone = asyncio.ensure_future(order.for_task(2)("<p/>", "gone", GENERIC))
+        gone = asyncio.ensure_future(order.for_task(2)(_page("gone"), GENERIC))
         await _waiting(order, 1)
         gone.cancel()  # its task timed out, say
         held.let_go("first")
         await first
         # the slot is free again: a later job starts at once, not after "gone"
-        later = asyncio.ensure_future(order.for_task(3)("<p/>", "later", GENERIC))
+        later = asyncio.ensure_future(order.for_task(3)(_page("later"), GENERIC))
         await held.started_with(2)
         held.let_go("later")
         await later
@@ -113,10 +118,10 @@ def test_a_job_cancelled_just_after_it_was_handed_a_slot_passes_the_slot_on() ->
     async def main() -> list[str]:
         held = Held()
         order = OldestFirst(held, ahead=1)
-        first = asyncio.ensure_future(order.for_task(1)("<p/>", "first", GENERIC))
+        first = asyncio.ensure_future(order.for_task(1)(_page("first"), GENERIC))
         await held.started_with(1)
-        handed = asyncio.ensure_future(order.for_task(2)("<p/>", "handed", GENERIC))
-        third = asyncio.ensure_future(order.for_task(3)("<p/>", "third", GENERIC))
+        handed = asyncio.ensure_future(order.for_task(2)(_page("handed"), GENERIC))
+        third = asyncio.ensure_future(order.for_task(3)(_page("third"), GENERIC))
         await _waiting(order, 2)
         hand_over = order._next
 
@@ -244,10 +249,10 @@ def test_a_worker_asks_for_no_new_task_while_pages_wait_for_extraction() -> None
         seen: list[bool] = []
 
         seen.append(await has_room(order))  # nothing in hand
-        first = asyncio.ensure_future(order.for_task(1)("<p/>", "first", GENERIC))
+        first = asyncio.ensure_future(order.for_task(1)(_page("first"), GENERIC))
         await held.started_with(1)
         seen.append(await has_room(order))  # busy, but nothing waits: take more work
-        second = asyncio.ensure_future(order.for_task(2)("<p/>", "second", GENERIC))
+        second = asyncio.ensure_future(order.for_task(2)(_page("second"), GENERIC))
         await _waiting(order, 1)
         seen.append(await has_room(order))  # a page waits: leave the next task to others
         waiter = asyncio.ensure_future(order.room())
@@ -268,7 +273,7 @@ def test_a_busy_worker_takes_no_new_task_until_its_last_one_reached_a_page() -> 
         seen: list[bool] = []
         order.for_task(1)  # taken, still fetching its first page
         seen.append(await has_room(order))  # a slot is free: take more
-        busy = asyncio.ensure_future(order.for_task(2)("<p/>", "busy", GENERIC))
+        busy = asyncio.ensure_future(order.for_task(2)(_page("busy"), GENERIC))
         await held.started_with(1)
         seen.append(await has_room(order))  # every slot busy, task 1 yet to ask: wait
         order.done(1)  # it ended without a page (a feed, a 304)

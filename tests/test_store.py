@@ -367,3 +367,20 @@ def test_a_page_stored_with_zlib_before_schema_7_still_reads(tmp_path: Path) -> 
         # a new version of the same article is stored with zstd beside it
         save(archive, article(url="https://example.com/a"),
              page("https://example.com/a", html="<p>new</p>"))
+
+
+def test_a_compressed_page_holds_only_its_own_size_in_memory() -> None:
+    # a blob waits in a write batch; zstandard's worst-case buffer (the page's size) must
+    # not wait with it
+    import tracemalloc
+
+    page = ("<p>" + "The council met and voted on the budget. " * 20_000 + "</p>").encode()
+    tracemalloc.start()
+    try:
+        blob = codec.compress(page)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(blob) < len(page) // 50
+    assert held < len(blob) + 4096
+    assert codec.decompress(blob, codec.ZSTD) == page

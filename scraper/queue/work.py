@@ -27,10 +27,10 @@ import httpx
 
 from ..crawl import ROUTINE_SITEMAPS
 from ..discover import discover
-from ..fetch import FetchPolicy, fetch, make_client, policy_for
+from ..fetch import HTML_BYTES, FetchPolicy, fetch, make_client, policy_for
 from ..hosts import Gates, HostGate
 from ..identity import check_http_url
-from ..models import ExtractError, Outcome, ScraperError
+from ..models import ExtractError, Outcome, Page, ScraperError
 from ..pipeline import Extractor, extract_inline
 from ..pools import host_pools
 from ..robots import Robots
@@ -160,7 +160,7 @@ async def fetch_one(client: httpx.AsyncClient, job: Job, site: Site, policy: Fet
     try:
         url = check_http_url(job.url)
         page = await fetch(client, url, policy, robots=robots, etag=job.etag,
-                           last_modified=job.last_modified)
+                           last_modified=job.last_modified, accept=HTML_BYTES)
         raw_hash = hashlib.sha256(page.raw).hexdigest() if page.raw else None
         if job.known and (page.not_modified or (raw_hash and raw_hash == job.raw_hash)):
             return UrlResult(job, "same", started, elapsed(), status=page.status,
@@ -169,7 +169,7 @@ async def fetch_one(client: httpx.AsyncClient, job: Job, site: Site, policy: Fet
                              else Outcome.UNCHANGED, etag=page.etag,
                              last_modified=page.last_modified)
         try:
-            article = await extractor(page.html, page.final_url, site)
+            article = await extractor(page, site)
         except ScraperError:
             raise
         except Exception as exc:  # a bug in an adapter, a dead extraction process
@@ -227,7 +227,7 @@ class OldestFirst:
         self.fresh.add(rank)
         self._update()
 
-        async def extract(html: str, url: str, site: Site) -> Any:
+        async def extract(page: Page, site: Site) -> Any:
             self.fresh.discard(rank)
             if self.running < self.ahead:
                 self.running += 1
@@ -248,7 +248,7 @@ class OldestFirst:
                         self._update()
                     raise
             try:
-                return await self.extractor(html, url, site)
+                return await self.extractor(page, site)
             finally:
                 self._next()
 
