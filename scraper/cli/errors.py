@@ -85,8 +85,12 @@ def stdout_gone() -> NoReturn:
     instead of raising again (Python's "Exception ignored ... BrokenPipeError"), as the
     signal module's "Note on SIGPIPE" does.
     """
+    try:
+        stdout = sys.stdout.fileno()
+    except (OSError, ValueError):  # not a file (click's CliRunner): nothing left to flush
+        raise click.exceptions.Exit(141) from None
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    os.dup2(devnull, stdout)
     os.close(devnull)
     raise click.exceptions.Exit(141)
 
