@@ -6,6 +6,7 @@ two tests prove the entry point loads the plugin, one through the plain ``datase
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import sqlite3
@@ -142,6 +143,15 @@ def test_plain_datasette_command_serves_the_canned_queries(built: Built) -> None
         capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert [r["article_id"] for r in json.loads(result.stdout)] == [1]
+
+
+def test_plain_datasette_command_can_start_its_server(built: Built) -> None:
+    # `datasette archive.db` serving (not --get) runs the startup hooks, which install the
+    # plugin's template loader, before it builds its app: the router lists the templates.
+    plain = Datasette([str(built.path)])
+    asyncio.run(plain.invoke_startup())
+    plain.app()
+    assert get(plain, "/archive/changes").status_code == 200
 
 
 def test_recent_changes_says_it_lists_changes_not_new_articles(ds: Datasette,

@@ -75,6 +75,11 @@ class _FeedPagesLoader(BaseLoader):
                 return path.read_text(encoding="utf-8"), str(path), lambda: True
         raise TemplateNotFound(template)
 
+    def list_templates(self) -> list[str]:
+        """None to list: its names are patterns. Datasette's router lists every loader's
+        templates (for pages/) when its app is built after startup, as `datasette` does."""
+        return []
+
 
 @hookimpl
 def extra_template_vars(template: str, database: str | None, view_name: str,

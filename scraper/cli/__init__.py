@@ -1,7 +1,7 @@
 """The ``scraper`` command line: the only package that prints or exits.
 
 One module per family of commands; ``errors`` is the one place where errors become a line
-on stderr and an exit code (0 done, 1 failed, 2 usage, 130 interrupted).
+on stderr and an exit code (0 done, 1 failed, 2 usage, 130 interrupted, 141 broken pipe).
 """
 
 from __future__ import annotations

@@ -2,12 +2,14 @@
 
 Exit codes: 0 done (including ``unchanged``), 1 when any URL or lookup failed or the archive
 cannot be used, 2 for usage errors (an option, a URL, a site name, a file to read, the
-config file), 130 when interrupted. Expected failures never print a traceback.
+config file), 130 when interrupted, 141 when stdout's reader went away (``| head -1``).
+Expected failures never print a traceback.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import sys
 from typing import Any, NoReturn
@@ -26,6 +28,8 @@ class ScraperGroup(click.Group):
             return super().make_context(info_name, args, parent, **extra)
         except click.UsageError as err:  # e.g. `scraper --bogus`
             raise _one_line(err) from None
+        except BrokenPipeError:  # `scraper --help | head -1`
+            stdout_gone()
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -40,6 +44,8 @@ class ScraperGroup(click.Group):
             fail(f"the archive cannot be read: {err}")
         except KeyboardInterrupt:
             fail("interrupted", code=130)
+        except BrokenPipeError:  # `scraper sites | head -1`: the reader has all it wants
+            stdout_gone()
 
 
 class OneLineUsageError(click.UsageError):
@@ -70,6 +76,23 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print the error line and exit with ``code``."""
     fail_line(message)
     raise click.exceptions.Exit(code)
+
+
+def stdout_gone() -> NoReturn:
+    """Exit 141 (128 + SIGPIPE, as the shell reports a writer killed by it), saying nothing.
+
+    stdout now points at /dev/null: what is still in its buffer is flushed there at exit
+    instead of raising again (Python's "Exception ignored ... BrokenPipeError"), as the
+    signal module's "Note on SIGPIPE" does.
+    """
+    try:
+        stdout = sys.stdout.fileno()
+    except (OSError, ValueError):  # not a file (click's CliRunner): nothing left to flush
+        raise click.exceptions.Exit(141) from None
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stdout)
+    os.close(devnull)
+    raise click.exceptions.Exit(141)
 
 
 def stamp(line: str) -> str:

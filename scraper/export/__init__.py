@@ -36,20 +36,33 @@ def export(conn: sqlite3.Connection, selection: Selection, fmt: str, out: Binary
     """Write the selected versions to ``out`` in ``fmt``; returns how many versions.
 
     Reads in one transaction, so a crawl writing meanwhile cannot make the parts of a WACZ
-    (or a CSV's rows) disagree.
+    (or a CSV's rows) disagree: its own when ``conn`` has none, else the caller's, which is
+    left open (an export inside it sees the caller's uncommitted writes, and ends nothing).
     """
-    from . import rows, tabular, wacz, warc
-
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (known: {', '.join(FORMATS)})")
+    if conn.in_transaction:  # already one snapshot; BEGIN would raise, COMMIT end the caller's
+        return _write(conn, selection, fmt, out, progress)
     conn.execute("BEGIN")
     try:
-        if fmt == "jsonl":
-            return tabular.write_jsonl(out, rows.versions(conn, selection), progress)
-        if fmt == "csv":
-            return tabular.write_csv(out, rows.versions(conn, selection), progress)
-        if fmt == "warc":
-            return warc.write_warc(out, rows.captures(conn, selection), software(), progress)
-        return wacz.write_wacz(out, conn, selection, software(), progress)
-    finally:
-        conn.execute("COMMIT")
+        written = _write(conn, selection, fmt, out, progress)
+    except BaseException:
+        if conn.in_transaction:  # SQLite may have rolled it back itself (a full disk)
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return written
+
+
+def _write(conn: sqlite3.Connection, selection: Selection, fmt: str, out: BinaryIO,
+           progress: Callable[[int], None]) -> int:
+    """Write the selected versions, reading through ``conn`` as it is."""
+    from . import rows, tabular, wacz, warc
+
+    if fmt == "jsonl":
+        return tabular.write_jsonl(out, rows.versions(conn, selection), progress)
+    if fmt == "csv":
+        return tabular.write_csv(out, rows.versions(conn, selection), progress)
+    if fmt == "warc":
+        return warc.write_warc(out, rows.captures(conn, selection), software(), progress)
+    return wacz.write_wacz(out, conn, selection, software(), progress)
