@@ -168,7 +168,8 @@ def registrable_domain(url: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def _domain_of_host(host: str) -> str:
     # Asked twice for every new page, of a handful of hosts: tld's lookup was 0.18 ms of
-    # the 5 ms the crawl process spends a page. IPs, localhost and unknown suffixes have no registrable domain: the host stands alone.
+    # the 5 ms the crawl process spends a page. IPs, localhost and unknown suffixes have no
+    # registrable domain: the host stands alone.
     return get_fld(host, fix_protocol=True, fail_silently=True) or host
 
 
