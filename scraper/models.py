@@ -163,10 +163,12 @@ class Locked(ScraperError):
 
 @dataclass(frozen=True)
 class Page:
-    """One fetched HTTP response, decoded.
+    """One fetched HTTP response: its bytes, and its text unless fetched as bytes.
 
     ``url`` is what was asked for, ``final_url`` where redirects ended.
-    A 304 Not Modified is a Page with ``status == 304`` and empty ``html``.
+    A 304 Not Modified is a Page with ``status == 304`` and empty ``html``. A page fetched
+    with ``HTML_BYTES`` (the pipeline's) has empty ``html`` and ``encoding`` too: whoever
+    extracts it decodes ``raw`` (``fetch.html_of``).
     """
 
     url: str
