@@ -214,7 +214,13 @@ class OldestFirst:
         """Return once a new task would not just wait behind the ones in hand (better left
         on the stream for a worker with a free process): no job waits for a slot, and
         while every slot is taken, no task taken is still on its way to its first page."""
-        await self.idle.wait()
+        # checked again on waking: one step may set and clear it (a task that reaches its
+        # runner gives back its reservation, then counts as fresh), and Event.wait returns
+        # once it was set, whatever it is now
+        while True:
+            await self.idle.wait()
+            if self.idle.is_set():
+                return
 
     def reserve(self) -> None:
         """A task was taken from the stream: on its way from now, before ``for_task``."""
