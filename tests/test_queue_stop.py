@@ -37,6 +37,7 @@ pytestmark = pytest.mark.slow
 SCHEMA, CODE = versions()
 GENERIC = site_named("generic")
 READS_AFTER_STOP = 3  # a reader that stops does at most the read it was in
+FAILSAFE = 60.0  # seconds; every wait below ends on an event long before
 
 
 class Reads:
@@ -62,9 +63,11 @@ async def stop_reader(reader: asyncio.Task[Any], listen: AsyncGenerator[Any, Non
     """What Taskiq does next: wait for the cancelled reader, then close the generator."""
     going_on = asyncio.ensure_future(reads.too_many.wait())
     try:
-        await asyncio.wait({reader, going_on}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({reader, going_on}, timeout=FAILSAFE,
+                           return_when=asyncio.FIRST_COMPLETED)
     finally:
         going_on.cancel()
+    assert reads.stop.is_set(), "the construction did not happen: no read was sent"
     assert reader.done(), f"the reader read on after the stop ({reads.after_stop} reads)"
     if not reader.cancelled():
         assert isinstance(reader.exception(), StopAsyncIteration), reader.exception()
@@ -184,9 +187,6 @@ def test_a_stopped_worker_leaves_the_next_task_on_the_stream(tmp_path: Path) -> 
 
 
 # ---- admission: a task counts as taken from the moment it is read ---------------------
-
-FAILSAFE = 60.0  # seconds; every wait below ends on an event long before
-
 
 class HeldExtraction:
     """Extraction jobs that each wait for the test's release."""
