@@ -73,7 +73,7 @@ def worker(queue_url: str | None, config_path: Path | None, hosts: int,
                 await run_worker(url, run, schema=schema, code=code, hosts=hosts,
                                  idle_timeout=redeliver_after or IDLE_TIMEOUT,
                                  lease_ttl=lease_ttl or LEASE_TTL, stop=stop,
-                                 room=run.room)
+                                 admission=run)
             finally:
                 await run.aclose()
 

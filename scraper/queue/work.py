@@ -205,6 +205,7 @@ class OldestFirst:
         self.running = 0
         self.waiting: list[tuple[float, int, asyncio.Future[None]]] = []
         self.fresh: set[float] = set()  # tasks that have not asked for extraction yet
+        self.reserved = 0  # tasks taken from the stream, on their way to for_task
         self.order = itertools.count()
         self.idle = asyncio.Event()
         self.idle.set()
@@ -213,10 +214,27 @@ class OldestFirst:
         """Return once a new task would not just wait behind the ones in hand (better left
         on the stream for a worker with a free process): no job waits for a slot, and
         while every slot is taken, no task taken is still on its way to its first page."""
-        await self.idle.wait()
+        # checked again on waking: one step may set and clear it (a task that reaches its
+        # runner gives back its reservation, then counts as fresh), and Event.wait returns
+        # once it was set, whatever it is now
+        while True:
+            await self.idle.wait()
+            if self.idle.is_set():
+                return
+
+    def reserve(self) -> None:
+        """A task was taken from the stream: on its way from now, before ``for_task``."""
+        self.reserved += 1
+        self._update()
+
+    def unreserve(self) -> None:
+        """A reserved task reached ``for_task`` (counted there) or ended without it."""
+        self.reserved = max(0, self.reserved - 1)
+        self._update()
 
     def _update(self) -> None:
-        if not self.waiting and (self.running < self.ahead or not self.fresh):
+        if not self.waiting and (self.running < self.ahead
+                                 or not (self.fresh or self.reserved)):
             self.idle.set()
         else:
             self.idle.clear()
@@ -338,6 +356,16 @@ class Runner:
         """Return when the worker should take another task (``OldestFirst.room``)."""
         if self.extractor is not None:
             await self.extractor.room()
+
+    def reserve(self) -> None:
+        """A task was taken from the stream (``OldestFirst.reserve``)."""
+        if self.extractor is not None:
+            self.extractor.reserve()
+
+    def unreserve(self) -> None:
+        """It reached this runner, or ended without it (``OldestFirst.unreserve``)."""
+        if self.extractor is not None:
+            self.extractor.unreserve()
 
     async def aclose(self) -> None:
         if self.transport is not None:

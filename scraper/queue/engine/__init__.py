@@ -1,9 +1,10 @@
 """Every line of Taskiq and Redis: the task stream, the results stream, host leases, handshake.
 
 Swapping the engine (Dramatiq is the fallback) means rewriting this package only: the rest
-of ``scraper.queue`` sees ``RedisQueue`` (the coordinator's ``Queue``), ``run_worker`` and
-``Lease``, all importable from here. By responsibility: ``common`` (keys, limits, errors),
-``leases``, ``broker`` (the task stream), ``coordinator`` and ``worker`` (each side's use).
+of ``scraper.queue`` sees ``RedisQueue`` (the coordinator's ``Queue``), ``run_worker`` (with
+its ``Admission``) and ``Lease``, all importable from here. By responsibility: ``common``
+(keys, limits, errors), ``leases``, ``broker`` (the task stream), ``coordinator`` and
+``worker`` (each side's use).
 
 Redis keys (one Redis database per archive: the ``/DB`` of the URL)::
 
@@ -21,7 +22,7 @@ coordinator acknowledges (and deletes) a result after storing it.
 
 from __future__ import annotations
 
-from .broker import _Broker, make_broker
+from .broker import Admission, _Broker, make_broker
 from .common import (
     COORDINATOR,
     DONE_TTL,
@@ -55,6 +56,7 @@ __all__ = [
     "TASKS",
     "TASK_NAME",
     "WORKERS",
+    "Admission",
     "HostBusy",
     "HostLeases",
     "Lease",

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from taskiq import AckableMessage
@@ -15,6 +15,19 @@ from taskiq_redis import RedisStreamBroker
 from .common import IDLE_TIMEOUT, MAX_STREAM, TASKS, WORKERS
 
 log = logging.getLogger("scraper.queue")
+
+
+class Admission(Protocol):
+    """When a worker takes its next task (``work.Runner``: extraction oldest task first)."""
+
+    async def room(self) -> None:
+        """Return once the worker should take another task."""
+
+    def reserve(self) -> None:
+        """A task was taken from the stream: it counts as in hand from now on."""
+
+    def unreserve(self) -> None:
+        """A taken task reached ``run`` (where it is counted), or ended without it."""
 
 
 class _Broker(RedisStreamBroker):
@@ -27,14 +40,26 @@ class _Broker(RedisStreamBroker):
       it runs. Here a heartbeat re-claims (XCLAIM JUSTID, idle time back to 0) the
       messages this worker holds, every third of ``idle_timeout``: only a dead worker's
       messages go idle.
-    - ``room``, when set, is awaited before each read: a worker whose extraction processes
-      have a backlog leaves the next task on the stream for a worker with a free one.
+    - ``admission``, when set, is asked before each read (``room``): a worker whose
+      extraction processes have a backlog leaves the next task on the stream for a worker
+      with a free one. A message counts as taken from the moment it is handed out
+      (``reserve``), not only once its task reaches the worker's ``run``: else two tasks
+      arriving together would both find room for one.
+    - ``stop``, when set, ends the reads by itself. Taskiq stops them by cancelling the
+      read in progress, but on Python 3.11 a cancellation that lands just as an
+      ``asyncio.wait_for`` finished is lost (redis-py sends every command through one):
+      the reads then went on for ever, and the stopping worker with them.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._held: set[bytes] = set()
-        self.room: Callable[[], Awaitable[None]] | None = None
+        self.admission: Admission | None = None
+        self.stop: asyncio.Event | None = None
+        self.acked: Callable[[], None] = lambda: None  # called in the task that acks
+
+    def _stopped(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
 
     def _mine(self, message_id: bytes, stream: Any) -> Callable[[], Awaitable[None]]:
         self._held.add(message_id)
@@ -43,6 +68,7 @@ class _Broker(RedisStreamBroker):
         async def done() -> None:
             await ack()
             self._held.discard(message_id)
+            self.acked()
 
         return done
 
@@ -54,25 +80,47 @@ class _Broker(RedisStreamBroker):
                                    self.consumer_name, min_idle_time=0,
                                    message_ids=list(self._held), justid=True)
 
+    async def _room(self) -> bool:
+        """Wait for room (``admission.room``), at most ``block``: True when there is room
+        and the worker is not stopping. Never ``wait_for``: it may lose a cancellation."""
+        if self.admission is None:
+            return not self._stopped()
+        waits = {asyncio.ensure_future(self.admission.room())}
+        if self.stop is not None:
+            waits.add(asyncio.ensure_future(self.stop.wait()))
+        try:
+            done, _ = await asyncio.wait(waits, timeout=self.block / 1000,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        for finished in done:
+            finished.result()  # room() failed: raise it here
+        return bool(done) and not self._stopped()
+
+    def _hand_out(self, message_id: bytes, stream: Any, data: bytes) -> AckableMessage:
+        if self.admission is not None:
+            self.admission.reserve()  # taken now: room() counts it from here
+        return AckableMessage(data=data, ack=self._mine(message_id, stream))
+
     async def listen(self) -> AsyncGenerator[AckableMessage, None]:  # type: ignore[override]
         async with Redis(connection_pool=self.connection_pool) as redis:
             heartbeat = asyncio.ensure_future(self._heartbeat(redis))
             try:
-                while True:
+                while not self._stopped():
                     if heartbeat.done():
                         heartbeat.result()  # Redis went away: raise it here
-                    if self.room is not None:
-                        try:
-                            await asyncio.wait_for(self.room(), self.block / 1000)
-                        except TimeoutError:
-                            continue  # still busy: check the heartbeat, wait again
+                    if not await self._room():
+                        continue  # still busy (check the heartbeat, wait again), or stopped
                     fetched: Any = await redis.xreadgroup(
                         self.consumer_group_name, self.consumer_name, {self.queue_name: ">"},
                         block=self.block, noack=False, count=self.count)
+                    # read as the stop came: handed out all the same (Taskiq runs it)
                     for stream, messages in fetched or []:
                         for message_id, message in messages:
-                            yield AckableMessage(data=message[b"data"],
-                                                 ack=self._mine(message_id, stream))
+                            yield self._hand_out(message_id, stream, message[b"data"])
+                    if self._stopped():
+                        break  # claim nothing more: it would wait in a stopped worker
                     claimed: Any = await redis.xautoclaim(
                         self.queue_name, self.consumer_group_name, self.consumer_name,
                         min_idle_time=self.idle_timeout, count=self.unacknowledged_batch_size)
@@ -80,8 +128,8 @@ class _Broker(RedisStreamBroker):
                         if message:  # None: trimmed from the stream meanwhile
                             log.info("taking over task %s of a worker that stopped answering",
                                      message_id)
-                            yield AckableMessage(data=message[b"data"],
-                                                 ack=self._mine(message_id, self.queue_name))
+                            yield self._hand_out(message_id, self.queue_name,
+                                                 message[b"data"])
             finally:
                 heartbeat.cancel()
 

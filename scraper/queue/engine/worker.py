@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ from taskiq.acks import AcknowledgeType
 from taskiq.receiver import Receiver
 
 from ..messages import HostResult, HostTask, decode_task, encode_result, failed_result
-from .broker import make_broker
+from .broker import Admission, make_broker
 from .common import (
     COORDINATOR,
     DONE_TTL,
@@ -44,14 +45,15 @@ RunTask = Callable[[HostTask, "HostLeases"], Awaitable[tuple[HostResult, dict[st
 def host_task_function(redis: Redis, run: RunTask, *, schema: int, code: str,
                        lease_ttl: float = LEASE_TTL,
                        requeue: Callable[[dict[str, Any]], Awaitable[Any]],
-                       refuse: Callable[[VersionMismatch], None]) -> Callable[..., Awaitable[None]]:
+                       refuse: Callable[[VersionMismatch], None],
+                       arrive: Callable[[], None] = lambda: None) -> Callable[..., Awaitable[None]]:
     """The Taskiq task a worker runs for each host task.
 
     A task for another schema or extractor is ``requeue``d for a matching worker and
     ``refuse``d (the worker stops). A copy of a finished task does nothing. Otherwise:
     ``run(task, leases)`` under the leases it claims, its result put on the results stream
     with the task's "done" mark in one transaction, then the leases released with what each
-    host's delay still asks.
+    host's delay still asks. ``arrive()`` is called just before ``run``.
     """
 
     async def host_task(data: dict[str, Any]) -> None:
@@ -72,6 +74,7 @@ def host_task_function(redis: Redis, run: RunTask, *, schema: int, code: str,
         try:
             async with leases.kept():
                 try:
+                    arrive()  # nothing awaited between this and run(): always counted
                     result, delays = await run(task, leases)
                 except Exception as exc:  # a bug: every URL fails, none is lost in silence
                     log.exception("host task for %s failed", task.host)
@@ -86,21 +89,50 @@ def host_task_function(redis: Redis, run: RunTask, *, schema: int, code: str,
     return host_task
 
 
+class _Taken:
+    """Each task the broker hands out is ``reserve``d, and ``unreserve``d once: when it
+    reaches ``run`` (which counts it from then on), or at its ack when it never does (a copy
+    of a finished task, another version, an entry that is no task). Taskiq runs a message's
+    task and its ack in one asyncio task: that task says which message it is."""
+
+    def __init__(self, admission: Admission) -> None:
+        self.admission = admission
+        self.arrived: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+
+    def arrive(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.arrived.add(task)
+        self.admission.unreserve()
+
+    def acked(self) -> None:
+        task = asyncio.current_task()
+        if task in self.arrived:
+            self.arrived.discard(task)  # type: ignore[arg-type]
+        else:
+            self.admission.unreserve()
+
+
 async def run_worker(url: str, run: RunTask, *, schema: int, code: str, hosts: int = 8,
                      idle_timeout: float = IDLE_TIMEOUT, lease_ttl: float = LEASE_TTL,
-                     stop: asyncio.Event | None = None,
-                     room: Callable[[], Awaitable[None]] | None = None) -> None:
+                     stop: asyncio.Event | None = None, admission: Admission | None = None,
+                     block: float = 1.0) -> None:
     """Take host tasks until ``stop`` is set: ``run(task, leases)`` does the work and returns
     the result and, per host it claimed, the seconds its delay still runs. At most
-    ``hosts`` tasks at once, and each new one only once ``room()`` returns.
+    ``hosts`` tasks at once, and each new one only once ``admission.room()`` returns; a task
+    counts as taken from the moment it is read. ``block``: seconds a read waits for a task.
 
     A task for another schema or extractor is put back for a matching worker and this one
     stops: VersionMismatch. Redis unreachable: QueueUnavailable.
     """
     url = redis_url(url)
     stop = stop or asyncio.Event()
-    broker = make_broker(url, idle_timeout=idle_timeout)
-    broker.room = room
+    broker = make_broker(url, idle_timeout=idle_timeout, block=block)
+    broker.stop = stop  # the reads end by themselves: Taskiq's cancellation may be lost
+    broker.admission = admission
+    taken = _Taken(admission) if admission is not None else None
+    if taken is not None:
+        broker.acked = taken.acked
     redis: Redis = Redis.from_url(url)
     mismatch: list[VersionMismatch] = []
 
@@ -109,7 +141,8 @@ async def run_worker(url: str, run: RunTask, *, schema: int, code: str, hosts: i
         stop.set()
 
     host_task = host_task_function(redis, run, schema=schema, code=code, lease_ttl=lease_ttl,
-                                   requeue=lambda data: registered.kiq(data), refuse=refuse)
+                                   requeue=lambda data: registered.kiq(data), refuse=refuse,
+                                   arrive=taken.arrive if taken else lambda: None)
     registered = broker.register_task(host_task, task_name=TASK_NAME)
     try:
         await redis.ping()
