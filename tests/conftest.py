@@ -50,6 +50,19 @@ def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_config_of_the_user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The tests run in an empty directory with no SCRAPER_CONFIG or SCRAPER_DB: a
+    ``scraper.toml`` that a user wrote in the project's directory, as the README shows, or
+    their environment must not change what the tests see. Session-wide, so that module
+    fixtures that build an archive get it too; subprocesses inherit both."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("SCRAPER_CONFIG", "SCRAPER_DB"):
+            patch.delenv(name, raising=False)
+        patch.chdir(tmp_path_factory.mktemp("cwd"))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _no_declared_sites_left_behind() -> Iterator[None]:
     """Sites a test's config file declared (a process-wide registry) end with the test."""
