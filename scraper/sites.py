@@ -15,7 +15,7 @@ import importlib.util
 import pkgutil
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -167,10 +167,127 @@ class DeclaredSite(Site):
 _declared: tuple[Site, ...] = ()
 
 
+def _suffixes(host: str) -> Iterator[str]:
+    """``host`` and every ``d`` with ``host.endswith("." + d)``: a.b.c, b.c, c."""
+    yield host
+    dot = host.find(".")
+    while dot >= 0:
+        yield host[dot + 1:]
+        dot = host.find(".", dot + 1)
+
+
+def _parents(domain: str) -> Iterator[str]:
+    """Every ``d`` that ``domain`` is a subdomain of: b.c and c for a.b.c."""
+    found = _suffixes(domain)
+    next(found)
+    return found
+
+
+def _own_matches(site: Site) -> bool:
+    """True when ``site`` decides ``matches`` itself: the domain index cannot answer for it."""
+    return (getattr(type(site), "matches", None) is not Site.matches
+            or "matches" in getattr(site, "__dict__", ()))
+
+
+class _Index:
+    """``site_for`` and ``site_named`` over one tuple of sites by dict look-ups, not scans."""
+
+    # by_domain: each domain's first site in the order; asked: the few sites whose own
+    # matches() decides, asked in their place since no domain index can answer for them
+
+    def __init__(self, sites: tuple[Site, ...]) -> None:
+        self.sites = sites
+        self.by_domain: dict[str, int] = {}
+        self.by_name: dict[str, Site] = {}
+        asked: list[int] = []
+        for at, site in enumerate(sites):
+            self.by_name.setdefault(site.name, site)
+            if at == len(sites) - 1:  # the generic one: chosen when nothing else matches
+                continue
+            if _own_matches(site):
+                asked.append(at)
+            else:
+                for domain in site.domains:
+                    self.by_domain.setdefault(domain, at)
+        self.asked = tuple(asked)
+
+    def site_for(self, url: str) -> Site:
+        """The first site in the order that matches ``url``; the last one otherwise."""
+        first = min((at for d in _suffixes(host_of(url)) if (at := self.by_domain.get(d))
+                     is not None), default=len(self.sites) - 1)
+        for at in self.asked:
+            if at >= first:
+                break
+            if self.sites[at].matches(url):
+                return self.sites[at]
+        return self.sites[first]
+
+
+# one index, rebuilt only when the tuple of sites is another one (a new declare, or a test's)
+_index: _Index | None = None
+# all_sites()'s tuple, kept while python_adapters() and _declared are the same objects
+_every: tuple[tuple[Site, ...], tuple[Site, ...], tuple[Site, ...]] | None = None
+
+
+def _indexed() -> _Index:
+    """The index of ``all_sites()``, built once for each tuple it returns."""
+    global _index
+    sites = all_sites()
+    if _index is None or _index.sites is not sites:
+        _index = _Index(sites)
+    return _index
+
+
 def all_sites() -> tuple[Site, ...]:
     """Every site: the Python adapters, then those the config file declares, the generic last."""
-    *adapters, generic = python_adapters()
-    return (*adapters, *_declared, generic)
+    global _every
+    adapters = python_adapters()
+    if _every is None or _every[0] is not adapters or _every[1] is not _declared:
+        *named, generic = adapters
+        _every = (adapters, _declared, (*named, *_declared, generic))
+    return _every[2]
+
+
+def _overlaps(domain: str, other: Site) -> bool:
+    """True when ``domain`` is, is under or is over one of ``other``'s domains."""
+    return other.matches(f"http://{domain}/") or any(
+        domain.endswith("." + o) or o.endswith("." + domain) for o in other.domains)
+
+
+class _Claims:
+    """The domains sites hold, so that a new domain finds the sites it overlaps by look-ups."""
+
+    def __init__(self) -> None:
+        self.sites: list[Site] = []
+        self.exact: dict[str, list[int]] = {}  # a domain: the sites that hold it
+        self.under: dict[str, list[int]] = {}  # a domain: the sites holding a subdomain of it
+        self.asked: list[int] = []  # sites whose own matches() must be asked
+
+    def add(self, site: Site) -> None:
+        """Let later look-ups find ``site``."""
+        at = len(self.sites)
+        self.sites.append(site)
+        if _own_matches(site):
+            self.asked.append(at)
+        for domain in site.domains:
+            self.exact.setdefault(domain, []).append(at)
+            for parent in _parents(domain):
+                self.under.setdefault(parent, []).append(at)
+
+    def first_clash(self, domains: tuple[str, ...]) -> tuple[str, Site] | None:
+        """The first site (in the order added) any of ``domains`` overlaps, and the first of
+        ``domains`` that does; the same answer as asking ``_overlaps`` of every pair."""
+        candidates = set(self.asked)
+        for domain in domains:
+            # the site's matches(): a suffix of the URL's host; d.endswith("." + o): a parent
+            for key in {*_suffixes(host_of(f"http://{domain}/")), *_parents(domain)}:
+                candidates.update(self.exact.get(key, ()))
+            candidates.update(self.under.get(domain, ()))  # o.endswith("." + d)
+        for at in sorted(candidates):
+            other = self.sites[at]
+            if overlap := next((d for d in domains if _overlaps(d, other)), None):
+                return overlap, other
+        return None
 
 
 def declare(specs: Iterable[SiteSpec]) -> tuple[Site, ...]:
@@ -180,6 +297,9 @@ def declare(specs: Iterable[SiteSpec]) -> tuple[Site, ...]:
     """
     global _declared
     taken = {site.name: site for site in python_adapters()}
+    claims = _Claims()
+    for site in taken.values():
+        claims.add(site)
     made: dict[str, Site] = {}
     for spec in specs:
         if spec.name in taken:
@@ -187,35 +307,29 @@ def declare(specs: Iterable[SiteSpec]) -> tuple[Site, ...]:
             raise UsageError(f"{spec.source}: {spec.name!r} is already the Python adapter "
                              f"sites/{module}.py; give the declared site another name")
         # one site per host: site_for() must name the same site the crawl stored it under
-        for other in (*taken.values(), *made.values()):
-            if overlap := next((d for d in spec.domains if other.matches(f"http://{d}/")
-                                or any(d.endswith("." + o) or o.endswith("." + d)
-                                       for o in other.domains)), None):
-                raise UsageError(f"{spec.source}: the domain {overlap} is already "
-                                 f"{other.name}'s; a host belongs to one site")
+        if clash := claims.first_clash(spec.domains):
+            overlap, other = clash
+            raise UsageError(f"{spec.source}: the domain {overlap} is already "
+                             f"{other.name}'s; a host belongs to one site")
         site = DeclaredSite(spec)
         try:
             _check(site, spec.source)
         except ScraperError as err:
             raise UsageError(str(err)) from None
         made[spec.name] = site
+        claims.add(site)
     _declared = tuple(made.values())
     return _declared
 
 
 def site_for(url: str) -> Site:
     """The adapter whose domains match the URL's host; the generic adapter otherwise."""
-    sites = all_sites()
-    for site in sites[:-1]:
-        if site.matches(url):
-            return site
-    return sites[-1]
+    return _indexed().site_for(url)
 
 
 def site_named(name: str) -> Site:
     """The adapter called ``name``; raises UnknownSite listing the known names."""
-    for site in all_sites():
-        if site.name == name:
-            return site
+    if (site := _indexed().by_name.get(name)) is not None:
+        return site
     known = ", ".join(s.name for s in all_sites())
     raise UnknownSite(f"unknown site {name!r} (known: {known})")

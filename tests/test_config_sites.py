@@ -175,3 +175,17 @@ def test_sites_add_write_to_a_config_it_cannot_write_is_one_line(
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1] == (
         f"scraper: error: cannot write {config}: Read-only file system")
+
+
+def test_a_declared_domain_nested_in_another_declared_site_is_one_line_either_way(
+        tmp_path: Path) -> None:
+    config = tmp_path / "scraper.toml"
+    for first, second, clash in (("news.harbour.example", "HARBOUR.example.", "harbour.example"),
+                                 ("harbour.example", "x.news.harbour.example",
+                                  "x.news.harbour.example")):
+        config.write_text(f'[sites.one]\ndomains = ["{first}"]\n\n'
+                          f'[sites.two]\ndomains = ["{second}"]\n')
+        code, out, err = run("sites", "--config", str(config))
+        assert (code, out) == (2, "")
+        assert err.strip() == (f"scraper: error: {config} [sites.two]: the domain {clash} is "
+                               "already one's; a host belongs to one site")
