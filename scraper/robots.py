@@ -144,12 +144,12 @@ class Robots:
                 why, reached = str(exc), exc.reached
                 if not exc.again or (why == "connection refused" and attempt >= 2):
                     break  # nothing listens, or no such name: another try changes nothing
-        log.warning("robots.txt %s unreachable (%s): nothing fetched from %s this run",
-                    robots_url, why, home)
         # what happened first: the outcome is "blocked", but the site refused nothing
         host = home.partition("://")[2]
         what = (f"cannot read robots.txt of {host}" if reached
                 else f"cannot reach {host} to read its robots.txt")
+        # INFO (-v): each URL and feed it stops says so already, in a line and a fetches row
+        log.info("%s (%s): nothing fetched from %s this run", what, why, home)
         return _Unreachable(f"{what} ({why}); not fetched, try again later")
 
     async def _attempt(self, client: httpx.AsyncClient, robots_url: str,

@@ -153,3 +153,40 @@ def test_crawl_records_a_blocked_fetch_for_each_url_of_a_host_without_robots_txt
     assert rows[urls[0]][1].startswith("cannot read robots.txt of 127.0.0.2:")
     # still not tried, so the next run tries them: skipped, as before
     assert report.counts["skipped"] == 2
+
+
+def test_a_queued_crawl_records_the_blocked_fetch_as_a_local_crawl_does(tmp_path: Path) -> None:
+    from scraper.config import Config
+    from scraper.queue.coordinate import apply_url
+    from scraper.queue.messages import Job, UrlResult
+    from scraper.sites import site_named
+    from scraper.store import Archive
+
+    url, why = "https://news.invalid/a", "cannot reach news.invalid to read its robots.txt (x)"
+    skipped = UrlResult(Job(url, "generic"), "skipped", "2026-01-01T00:00:00Z", 0,
+                        outcome=Outcome.BLOCKED, error=why)
+    with Archive(tmp_path / "a.db") as archive:
+        result = apply_url(archive, skipped, site_named("generic"), Config())
+        # delivered twice (a coordinator that died before acknowledging): one row
+        apply_url(archive, skipped, site_named("generic"), Config(), redelivered=True)
+    assert result is not None and (result.outcome, result.error) == (Outcome.BLOCKED, why)
+    assert [(r["url"], r["outcome"], r["error"]) for r in fetch_rows(tmp_path / "a.db")] == [
+        (url, "blocked", why)]
+
+
+def test_scraper_archive_says_it_in_one_line_not_two(tmp_path: Path) -> None:
+    # the console script, as a user runs it: its "scraper" logger writes warnings to stderr
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        home = f"127.0.0.1:{sock.getsockname()[1]}"  # nothing listens once it is closed
+    done = subprocess.run(
+        [sys.executable, "-c", "from scraper.cli import main; main()", "archive", "--delay", "0",
+         "--db", str(tmp_path / "a.db"), f"http://{home}/news/1"],
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert [line.partition(" ")[2] for line in done.stderr.splitlines()] == [
+        f"http://{home}/news/1  blocked: cannot reach {home} to read its robots.txt "
+        "(connection refused); not fetched, try again later"]
