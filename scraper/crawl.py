@@ -35,7 +35,7 @@ from .fetch import FetchPolicy, make_client, policy_for
 from .hosts import Gates, HostGate, Triage
 from .identity import article_key
 from .models import CrawlStatus, Outcome
-from .pipeline import Extractor, Result, archive_url, extract_inline
+from .pipeline import Extractor, Result, archive_url, extract_inline, not_tried
 from .robots import Robots
 from .sites import Site
 from .store import CRAWL_COUNTS, Archive
@@ -176,7 +176,8 @@ async def work_politely(
     and it is longer) between request starts, counting every request of the run to that
     host (``gates``: the ones discovery used). A host refusing several requests in a row is
     left alone; an origin whose robots.txt cannot be read is not fetched from this run (its
-    URLs end as ``blocked`` results, counted as skipped: the next run tries again). The
+    URLs end as ``blocked`` results and ``fetches`` rows, counted as skipped: the next run
+    tries again). The
     crawl and `scraper archive` of a list share it. ``mirror`` and ``force`` as in
     ``archive_url``.
     """
@@ -214,7 +215,7 @@ async def work_politely(
             why = verdicts[spelled] = robots.unavailable(job.url) or ""
         if why:
             report.counts["skipped"] += 1  # not tried: the next run does it
-            on_result(Result(job.url, Outcome.BLOCKED, error=why))
+            on_result(not_tried(archive, job.url, why, job.known))  # a fetches row says why
             return "drop"
         return "go"
 

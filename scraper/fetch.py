@@ -233,13 +233,13 @@ async def _follow(
                 return await _read(response, url, current, tuple(redirects), policy.max_bytes,
                                    accept)
         except httpx.TransportError as exc:
-            if _unknown_host(exc):  # no retry makes a name exist
+            if unknown_host(exc):  # no retry makes a name exist
                 host = httpx.URL(current).host
                 raise Network(f"cannot resolve host {host}", url=current) from exc
-            if _refused(exc):
+            if refused(exc):
                 error = Network(f"connection refused fetching {current}", url=current)
                 raise _Retry(error, "connection refused", hopeless=True) from exc
-            reason = _describe(exc)
+            reason = describe(exc)
             raise _Retry(Network(f"{reason} fetching {current}", url=current), reason) from exc
         except Network as exc:  # a corrupt or truncated body: retried like a reset
             raise _Retry(exc, str(exc).removesuffix(f": {current}")) from exc
@@ -273,7 +273,7 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         seen = seen.__cause__ or seen.__context__
 
 
-def _unknown_host(exc: BaseException) -> bool:
+def unknown_host(exc: BaseException) -> bool:
     """True when the cause is DNS saying the name does not exist (not a temporary failure)."""
     for cause in _causes(exc):
         if isinstance(cause, socket.gaierror):
@@ -281,13 +281,14 @@ def _unknown_host(exc: BaseException) -> bool:
     return False
 
 
-def _refused(exc: BaseException) -> bool:
+def refused(exc: BaseException) -> bool:
     """True when the host answered that nothing listens on the port."""
     return any(isinstance(c, ConnectionRefusedError) for c in _causes(exc))
 
 
-def _describe(exc: httpx.TransportError) -> str:
-    """A short why for a transport failure: ``read timeout``, else httpx's message."""
+def describe(exc: httpx.TransportError) -> str:
+    """A short why for a transport failure: ``read timeout``, else httpx's message (robots.txt
+    words its failures with it too)."""
     if isinstance(exc, httpx.TimeoutException):
         return {httpx.ConnectTimeout: "connect timeout", httpx.ReadTimeout: "read timeout",
                 httpx.WriteTimeout: "write timeout", httpx.PoolTimeout: "pool timeout"}.get(
@@ -322,9 +323,9 @@ async def _read(
     content_type = h.get("Content-Type", "")
     mime = content_type.split(";")[0].strip().lower()
     if mime and not accept.allows(mime):  # refuse before downloading a PDF or a video
-        refused = NotHTML if accept.page else WrongType
+        wrong = NotHTML if accept.page else WrongType
         msg = f"content type {mime} is not {accept.name}: {final_url}"
-        raise refused(msg, url=final_url, status=status)
+        raise wrong(msg, url=final_url, status=status)
     length = h.get("Content-Length", "")
     if length.isdigit() and int(length) > max_bytes:
         msg = f"Content-Length {length} exceeds the {max_bytes}-byte cap: {final_url}"

@@ -62,6 +62,20 @@ def _forgotten(url: str, when: str) -> Result:
                   "archived again (--force to archive it)")
 
 
+def not_tried(archive: Archive, url: str, why: str,
+              known: dict[str, Any] | None = None) -> Result:
+    """A URL left for the next run because its origin's robots.txt could not be read.
+
+    Outcome ``blocked``, and a ``fetches`` row saying why (the robots.txt attempt failed:
+    cron trouble, to be seen in `scraper stats`), but a known article is not marked checked:
+    it stays due, so the next run tries it first.
+    """
+    article_id = known["id"] if known else None
+    archive.record_fetch(url, started_at=utc_now(), elapsed_ms=0, status=None,
+                         outcome=Outcome.BLOCKED, error=why, article_id=article_id)
+    return Result(url, Outcome.BLOCKED, error=why, article_id=article_id)
+
+
 # Gets the fetched page as bytes (``Page.raw``) and decodes it where it extracts: in a worker
 # process for the crawl, so that the crawl neither decodes nor holds the text (twice or four
 # times the bytes as a str) of the pages that wait for extraction.

@@ -13,10 +13,12 @@ What each answer means (RFC 9309 section 2.3.1):
   no more).
 - 4xx, including 401/403: there are no rules, every URL is allowed.
 - 5xx (and 429), a network error, or no complete robots.txt within ``timeout`` seconds (a
-  server that drips it byte by byte), each after ``attempts`` tries: the robots.txt is
+  server that drips it byte by byte), each after ``attempts`` tries (a refused connection
+  two, a host name that does not exist one, as for pages): the robots.txt is
   *unreachable*, and the RFC's "disallow all" applies for this object's life (one run):
-  ``allowed`` is False and ``unavailable`` says why. The crawl leaves that host's URLs for
-  the next run. A robots.txt not read yet is never guessed at: callers wait for it.
+  ``allowed`` is False and ``unavailable`` says why, host first (``cannot reach HOST to
+  read its robots.txt (why); not fetched, try again later``). The crawl leaves that host's
+  URLs for the next run. A robots.txt not read yet is never guessed at: callers wait for it.
 
 A crawl gives ``turn``: each download attempt then passes the host's politeness gate like
 any other request to that host (``scraper.hosts``).
@@ -52,7 +54,15 @@ class _Unreachable:
 
 
 class _Retryable(Exception):
-    """Internal: an attempt that may succeed later (5xx, 429, a network error, a drip)."""
+    """Internal: an attempt that may succeed later (5xx, 429, a network error, a drip).
+
+    ``reached``: the host answered (a status, a drip), so the robots.txt, not the host, is
+    what could not be read; ``again``: False when no retry can help (an unknown host).
+    """
+
+    def __init__(self, why: str, *, reached: bool, again: bool = True) -> None:
+        super().__init__(why)
+        self.reached, self.again = reached, again
 
 
 class Robots:
@@ -117,7 +127,7 @@ class Robots:
     async def _download(self, client: httpx.AsyncClient, home: str,
                         user_agent: str) -> Protego | _Unreachable | None:
         robots_url = home + "/robots.txt"
-        why = ""
+        why, reached = "", False
         for attempt in range(1, self.attempts + 1):
             if attempt > 1:
                 # a refused connection (a server restarting) is tried again soon, as in fetch
@@ -131,13 +141,16 @@ class Robots:
                 async with self.turn(robots_url) if self.turn else nullcontext():
                     return await self._attempt(client, robots_url, user_agent)
             except _Retryable as exc:
-                why = str(exc)
-                if why == "connection refused" and attempt >= 2:
-                    break  # nothing listens: a third try would not change that
-        log.warning("robots.txt %s unreachable (%s): nothing fetched from %s this run",
-                    robots_url, why, home)
-        return _Unreachable(f"robots.txt unreachable ({why}): nothing fetched from {home} "
-                            "this run")
+                why, reached = str(exc), exc.reached
+                if not exc.again or (why == "connection refused" and attempt >= 2):
+                    break  # nothing listens, or no such name: another try changes nothing
+        # what happened first: the outcome is "blocked", but the site refused nothing
+        host = home.partition("://")[2]
+        what = (f"cannot read robots.txt of {host}" if reached
+                else f"cannot reach {host} to read its robots.txt")
+        # INFO (-v): each URL and feed it stops says so already, in a line and a fetches row
+        log.info("%s (%s): nothing fetched from %s this run", what, why, home)
+        return _Unreachable(f"{what} ({why}); not fetched, try again later")
 
     async def _attempt(self, client: httpx.AsyncClient, robots_url: str,
                        user_agent: str) -> Protego | None:
@@ -154,7 +167,7 @@ class Robots:
             ) as response:
                 status = response.status_code
                 if status == 429 or status >= 500:
-                    raise _Retryable(f"HTTP {status}")
+                    raise _Retryable(f"HTTP {status}", reached=True)
                 if status >= 400:
                     log.info("robots.txt %s: HTTP %d, allowing all", robots_url, status)
                     await _drain(response)
@@ -164,13 +177,20 @@ class Robots:
                 async for chunk in response.aiter_raw():
                     if not body.feed(chunk):  # parse what fits, ignore the rest
                         break
-        except httpx.ConnectError as exc:
-            raise _Retryable("connection refused" if _refused(exc)
-                             else str(exc) or "connect error") from exc
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # worded and retried as for a page; fetch imports this module, hence here
+            from .fetch import describe, refused, unknown_host
+
+            raise _Retryable("connection refused" if refused(exc) else describe(exc),
+                             reached=False, again=not unknown_host(exc)) from exc
+        except httpx.TransportError as exc:
+            from .fetch import describe
+
+            raise _Retryable(describe(exc), reached=True) from exc
         except (httpx.HTTPError, BadCoding) as exc:
-            raise _Retryable(str(exc) or type(exc).__name__) from exc
+            raise _Retryable(str(exc) or type(exc).__name__, reached=True) from exc
         except TimeoutError:
-            raise _Retryable(f"not read within {self.timeout:g} s") from None
+            raise _Retryable(f"not read within {self.timeout:g} s", reached=True) from None
         text = bytes(body.data[: self.max_bytes]).decode("utf-8", errors="replace")
         try:
             return Protego.parse(text)
@@ -200,16 +220,6 @@ async def _drain(response: httpx.Response) -> None:
                 pass
     except (httpx.HTTPError, TimeoutError):
         pass
-
-
-def _refused(exc: BaseException) -> bool:
-    """True when the cause is that nothing listens on the port."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ConnectionRefusedError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 async def _pause(seconds: float) -> None:

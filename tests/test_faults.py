@@ -154,7 +154,7 @@ def test_robots_txt_that_drips_is_given_up_and_nothing_is_fetched(
     done = archive(server, "/story", db, robots=Robots(timeout=0.3, attempts=2,
                                                        sleep=FakeSleep()))
     check(done, outcome="blocked", status=None, attempts=1, versions=0,
-          error=r"robots.txt unreachable \(not read within 0.3 s\)")
+          error=r"cannot read robots.txt of .* \(not read within 0.3 s\); not fetched, try again")
     assert server.hits("/robots.txt") == 2 and server.hits("/story") == 0
     assert done.seconds < 2
 

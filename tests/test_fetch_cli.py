@@ -40,8 +40,8 @@ def test_archive_v_of_a_refused_connection_names_its_retry_and_gives_up_soon(
                        "connection refused"]
     # the line after its ISO time (archive's lines are stamped when they go to cron or a file)
     assert result.stderr.splitlines()[-1].partition(" ")[2] == (
-        f"{url}  blocked: robots.txt unreachable (connection refused): nothing fetched from "
-        f"{home} this run")
+        f"{url}  blocked: cannot reach {home.removeprefix('http://')} to read its robots.txt "
+        "(connection refused); not fetched, try again later")
     # the refused retry, and one politeness delay (1 s) before it: was 3 waits of about 1, 2, 4 s
     assert len(waits) == 2 and sum(waits) < 1.6
 

@@ -104,7 +104,8 @@ def test_robots_503_means_nothing_is_fetched_from_that_host_this_run(tmp_path: P
         assert report.counts["new_version"] == 2 and report.counts["skipped"] == 2
         blocked = [r for r in results if r.outcome == Outcome.BLOCKED]
         assert [r.url for r in blocked] == urls[:2]
-        assert all("robots.txt unreachable (HTTP 503)" in (r.error or "") for r in blocked)
+        assert all((r.error or "").startswith("cannot read robots.txt of 127.0.0.2:")
+                   and "(HTTP 503)" in (r.error or "") for r in blocked)
         # the next run, robots.txt back: the host's pages were left for it, not lost (the
         # feed, unchanged, is read in full: its validators were not kept)
         down.route("/robots.txt", Response(404))

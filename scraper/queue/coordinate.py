@@ -134,8 +134,10 @@ def apply_url(archive: Archive, r: UrlResult, site: Site, config: Config,
     """Store one URL's result as a local crawl would; None when it was stored already."""
     job, schedule = r.job, config.for_site(site.name).schedule
     fetch = r.fetch_row()
-    if r.kind == "skipped":  # as a local crawl: no fetch row, the next run tries again
-        return Result(job.url, Outcome.BLOCKED, error=r.error)
+    if r.kind == "skipped":  # as a local crawl: a fetch row, not checked (the next run tries)
+        row = {**fetch, "error": r.error, "article_id": job.article_id}
+        store_fetch(archive, row, Outcome.BLOCKED, redelivered)  # once, if delivered again
+        return Result(job.url, Outcome.BLOCKED, error=r.error, article_id=job.article_id)
     try:
         if r.kind == "page":
             assert r.article is not None and r.page is not None
