@@ -176,8 +176,8 @@ async def work_politely(
     and it is longer) between request starts, counting every request of the run to that
     host (``gates``: the ones discovery used). A host refusing several requests in a row is
     left alone; an origin whose robots.txt cannot be read is not fetched from this run (its
-    URLs end as ``blocked`` results and ``fetches`` rows, counted as skipped: the next run
-    tries again). The
+    URLs end as ``blocked`` results and ``fetches`` rows, counted as skipped, and are tried
+    again at their next check). The
     crawl and `scraper archive` of a list share it. ``mirror`` and ``force`` as in
     ``archive_url``.
     """
@@ -214,8 +214,9 @@ async def work_politely(
                 return "prepare"
             why = verdicts[spelled] = robots.unavailable(job.url) or ""
         if why:
-            report.counts["skipped"] += 1  # not tried: the next run does it
-            on_result(not_tried(archive, job.url, why, job.known))  # a fetches row says why
+            report.counts["skipped"] += 1  # not tried: a later run does it
+            on_result(not_tried(archive, job.url, why, job.known,  # a fetches row says why
+                                settings_of[job.site.name][0].schedule))
             return "drop"
         return "go"
 

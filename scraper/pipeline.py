@@ -62,17 +62,23 @@ def _forgotten(url: str, when: str) -> Result:
                   "archived again (--force to archive it)")
 
 
-def not_tried(archive: Archive, url: str, why: str,
-              known: dict[str, Any] | None = None) -> Result:
-    """A URL left for the next run because its origin's robots.txt could not be read.
+def not_tried(archive: Archive, url: str, why: str, known: dict[str, Any] | None = None,
+              schedule: Schedule = DEFAULT_SCHEDULE) -> Result:
+    """A URL not fetched because its origin's robots.txt could not be read (RFC 9309:
+    disallow, try later).
 
-    Outcome ``blocked``, and a ``fetches`` row saying why (the robots.txt attempt failed:
-    cron trouble, to be seen in `scraper stats`), but a known article is not marked checked:
-    it stays due, so the next run tries it first.
+    Outcome ``blocked`` and a ``fetches`` row saying why, as for any failed attempt; a known
+    article gets its next check as after a failed one. Left due, a host that stays down
+    would add a row for each of its articles on every run, and take the run's re-check
+    budget (``max_checks``) from the sites that answer.
     """
     article_id = known["id"] if known else None
-    archive.record_fetch(url, started_at=utc_now(), elapsed_ms=0, status=None,
-                         outcome=Outcome.BLOCKED, error=why, article_id=article_id)
+    row = {"url": url, "started_at": utc_now(), "elapsed_ms": 0, "status": None,
+           "outcome": Outcome.BLOCKED, "error": why}
+    if known:
+        archive.mark_checked(known["article_key"], schedule=schedule, fetch=row)
+    else:
+        archive.record_fetch(**row)
     return Result(url, Outcome.BLOCKED, error=why, article_id=article_id)
 
 

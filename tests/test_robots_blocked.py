@@ -25,6 +25,7 @@ from scraper.cli import cli
 from scraper.fetch import make_client
 from scraper.models import Outcome
 from scraper.robots import Robots
+from scraper.store import utc_now
 
 NO_NAME = "[Errno -2] Name or service not known"
 
@@ -151,8 +152,33 @@ def test_crawl_records_a_blocked_fetch_for_each_url_of_a_host_without_robots_txt
     assert rows == {url: ("blocked", why) for url, why in blocked.items()}
     assert set(rows) == {urls[0], urls[1], urls[3]}
     assert rows[urls[0]][1].startswith("cannot read robots.txt of 127.0.0.2:")
-    # still not tried, so the next run tries them: skipped, as before
+    # not tried: skipped, as before
     assert report.counts["skipped"] == 2
+
+
+def test_known_articles_of_a_host_whose_robots_txt_fails_wait_for_their_next_check(
+    tmp_path: Path,
+) -> None:
+    # left due, a host that stays down would add a row per article on every run and take
+    # the re-check budget from the sites that answer
+    with TestServer("127.0.0.2") as host:
+        host.route("/robots.txt", Response(404))
+        site = feed_site(host, serve_pages(host, range(1, 3)), "127.0.0.2")
+        db = tmp_path / "a.db"
+        assert crawl(db, site)[0].counts["new_version"] == 2
+        host.route("/robots.txt", Response(503))
+        with sqlite3.connect(db) as conn:
+            conn.execute("UPDATE articles SET next_check = '2000-01-01T00:00:00+00:00'")
+        report, _ = crawl(db, site)
+        assert report.counts["skipped"] == 2
+        with sqlite3.connect(db) as conn:
+            ids = {a for (a,) in conn.execute("SELECT id FROM articles")}
+            due = conn.execute("SELECT count(*) FROM articles WHERE next_check <= ?",
+                               [utc_now()]).fetchone()[0]
+        blocked = [r for r in fetch_rows(db) if r["outcome"] == "blocked"]
+        assert {r["article_id"] for r in blocked} == ids and due == 0
+        crawl(db, site)  # at once again: nothing is due, nothing more is written
+        assert len([r for r in fetch_rows(db) if r["outcome"] == "blocked"]) == 2
 
 
 def test_a_queued_crawl_records_the_blocked_fetch_as_a_local_crawl_does(tmp_path: Path) -> None:

@@ -134,10 +134,6 @@ def apply_url(archive: Archive, r: UrlResult, site: Site, config: Config,
     """Store one URL's result as a local crawl would; None when it was stored already."""
     job, schedule = r.job, config.for_site(site.name).schedule
     fetch = r.fetch_row()
-    if r.kind == "skipped":  # as a local crawl: a fetch row, not checked (the next run tries)
-        row = {**fetch, "error": r.error, "article_id": job.article_id}
-        store_fetch(archive, row, Outcome.BLOCKED, redelivered)  # once, if delivered again
-        return Result(job.url, Outcome.BLOCKED, error=r.error, article_id=job.article_id)
     try:
         if r.kind == "page":
             assert r.article is not None and r.page is not None
@@ -161,7 +157,9 @@ def apply_url(archive: Archive, r: UrlResult, site: Site, config: Config,
                                redelivered=redelivered):
                 return None
             return Result(job.url, r.outcome, status=r.status, article_id=job.article_id)
-        outcome, error = r.outcome or Outcome.ERROR, r.error
+        # "failed", or "skipped" (its robots.txt could not be read: blocked, as a local crawl)
+        outcome = Outcome.BLOCKED if r.kind == "skipped" else r.outcome or Outcome.ERROR
+        error = r.error
     except ScraperError as err:  # the archive refused it (no text, say): a failure like any
         outcome, error = err.outcome, " ".join(str(err).split())
     row = {**fetch, "error": error}
