@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..models import counted
 from .errors import warn
 from .options import config_option, declare_config, emit_json, json_option, load_sites
 
@@ -39,7 +40,7 @@ def sites(ctx: click.Context, as_json: bool, config_path: Path | None) -> None:
         return
     for row in rows:
         domains = ", ".join(row["domains"]) or "(every other domain)"
-        counts = ", ".join(_count(len(row[key]), noun) for key, noun in (
+        counts = ", ".join(counted(len(row[key]), noun) for key, noun in (
             ("feeds", "feed"), ("news_sitemaps", "news sitemap"), ("sitemaps", "sitemap")))
         click.echo(f"{row['name']:16} {row['kind']:8} {domains}  [{counts}]")
 
@@ -61,10 +62,6 @@ def _kind(site: Any) -> str:
     if site.declared_in:
         return "config"
     return "generic" if not site.domains else "adapter"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 @sites.command("add")
