@@ -99,12 +99,21 @@ def load_config(path: Path | None) -> Config:
         if not path.exists():
             return Config()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise UsageError(f"cannot read config {path}: {err.strerror or err}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+    except UnicodeDecodeError as err:
         raise UsageError(f"config {path} is not valid TOML: {err}") from None
-    return parse_config(data, source=str(path))
+    return config_from_text(text, str(path))
+
+
+def config_from_text(text: str, source: str) -> Config:
+    """The Config the TOML ``text`` of config file ``source`` says; UsageError if it is bad."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise UsageError(f"config {source} is not valid TOML: {err}") from None
+    return parse_config(data, source=source)
 
 
 def parse_config(data: dict[str, Any], source: str = "config") -> Config:

@@ -34,7 +34,7 @@ from .discover import Conditional, Link, discover, select
 from .fetch import FetchPolicy, make_client, policy_for
 from .hosts import Gates, HostGate, Triage
 from .identity import article_key
-from .models import CrawlStatus, Outcome
+from .models import CrawlStatus, Outcome, counted
 from .pipeline import Extractor, Result, archive_url, extract_inline, not_tried
 from .robots import Robots
 from .sites import Site
@@ -83,9 +83,8 @@ class CrawlReport:
         c = self.counts
         parts = [f"{c['discovered']} discovered", f"{c['checked']} checked"]
         if c["discovery_failed"]:
-            parts.insert(1, f"discovery failed for {c['discovery_failed']} "
-                            f"site{'s' if c['discovery_failed'] > 1 else ''}")
-        parts += [f"{c[o]} {o.label}" for o in Outcome if c[o]]
+            parts.insert(1, f"discovery failed for {counted(c['discovery_failed'], 'site')}")
+        parts += [o.counted(c[o]) for o in Outcome if c[o]]
         parts += [f"{c['skipped']} skipped"] if c["skipped"] else []
         ended = ("" if self.status is CrawlStatus.FINISHED
                  else f" ({self.status.replace('_', ' ')})")

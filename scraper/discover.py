@@ -237,7 +237,8 @@ async def discover(client: httpx.AsyncClient, site: Site, policy: FetchPolicy = 
                     if _bare(host_of(c)) == _bare(host_of(url)) or site.matches(c)]
             queue.extend(sorted(near, key=_natural, reverse=True))
     if tried and len(errors) == tried:
-        raise FeedError(f"all {tried} feeds and sitemaps of {site.name} failed; first: {errors[0]}")
+        what = f"all {tried} feeds and sitemaps" if tried > 1 else "the one feed or sitemap"
+        raise FeedError(f"{what} of {site.name} failed; first: {errors[0]}")
     return select(found, site)[:max_links]
 
 

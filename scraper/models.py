@@ -56,6 +56,18 @@ class Outcome(StrEnum):
         """The words a person reads: ``not modified``."""
         return self.value.replace("_", " ")
 
+    def counted(self, n: int) -> str:
+        """``n`` of this outcome as a person reads it: ``1 new version``, ``4 new versions``,
+        ``2 unchanged`` (the nouns agree with the count; the adjectives need not)."""
+        if self in (Outcome.NEW_VERSION, Outcome.ERROR):
+            return counted(n, self.label)
+        return f"{n} {self.label}"
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 article``, ``2 articles``: a count with its noun in agreement."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
 
 class CrawlStatus(StrEnum):
     """The values of ``crawls.status``."""

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from .models import ExtractError, NotAnArticle
+from .models import ExtractError, NotAnArticle, counted
 
 if TYPE_CHECKING:
     from .sites import Draft
@@ -116,7 +116,7 @@ def refuse_non_article(url: str, html: str, tree: HTMLParser, draft: Draft, text
                                f"(a captcha widget, {widget})")
         if evidence := _paywall(html, tree, draft):
             raise NotAnArticle(f"{where} is not an article: paywall teaser ({evidence}, "
-                               f"and {words} words of text)")
+                               f"and {counted(words, 'word')} of text)")
     if not text.strip():
         raise ExtractError(f"no article text found on {where}")
 

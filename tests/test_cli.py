@@ -181,6 +181,15 @@ def test_extract_gzipped_page_from_stdin() -> None:
     assert result.exit_code == 0 and "Li Shangfu" in json.loads(result.stdout)["text"]
 
 
+def test_extract_of_a_page_with_no_known_url_says_null() -> None:
+    # a saved page that names no URL of its own (canonical link, og:url, JSON-LD), no --url
+    html = page().replace("https://www.themoscowtimes.com" + ARTICLE, "")
+    result = CliRunner().invoke(cli, ["extract", "-"], input=html)
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["url"] is None and data["canonical_url"] is None and "Li Shangfu" in data["text"]
+
+
 def test_extract_missing_file_is_one_line_exit_2(tmp_path: Path) -> None:
     code, _, err = run("extract", str(tmp_path / "nope.html"))
     assert code == 2 and len(err.strip().splitlines()) == 1

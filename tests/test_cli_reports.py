@@ -177,7 +177,7 @@ def test_crawl_stopped_with_ctrl_c_is_recorded_interrupted_with_its_counts(
     assert last == line and "Traceback" not in log
     when, _, summary = summary.partition(" ")  # the summary line starts with its ISO time
     datetime.fromisoformat(when)
-    assert summary.startswith("crawl 1: 8 discovered, 7 checked, 7 new version, 1 skipped in ")
+    assert summary.startswith("crawl 1: 8 discovered, 7 checked, 7 new versions, 1 skipped in ")
     assert summary.endswith(" s (interrupted)") and " in 0.0 s " not in summary
     stored = rows(db, "SELECT count(*) FROM versions")[0][0]
     assert stored == 7

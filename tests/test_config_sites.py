@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -161,14 +162,11 @@ def test_sites_add_write_to_a_config_it_cannot_write_is_one_line(
     server.route("/", Response.html("<html><body><p>Home</p></body></html>"))
     config = tmp_path / "scraper.toml"
     config.write_text("[crawl]\ndelay = 0\n")
-    real_open = Path.open
 
-    def read_only(self: Path, mode: str = "r", *args: object, **kwargs: object) -> object:
-        if self == config and "a" in mode:  # root writes anything: a read-only disk, then
-            raise PermissionError(13, "Read-only file system")
-        return real_open(self, mode, *args, **kwargs)  # type: ignore[arg-type]
+    def read_only(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise PermissionError(30, "Read-only file system")  # root writes anything: so a disk
 
-    monkeypatch.setattr(Path, "open", read_only)
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
     code, out, err = run("sites", "add", server.url("/"), "--name", "harbour", "--write",
                          "--config", str(config))
     assert (code, out) == (2, "")
@@ -189,3 +187,50 @@ def test_a_declared_domain_nested_in_another_declared_site_is_one_line_either_wa
         assert (code, out) == (2, "")
         assert err.strip() == (f"scraper: error: {config} [sites.two]: the domain {clash} is "
                                "already one's; a host belongs to one site")
+
+
+def test_sites_add_write_refuses_a_block_the_config_would_refuse(server: TestServer,
+                                                                 tmp_path: Path) -> None:
+    # the home page's domain 127.0.0.1 is the declared site harbour's already
+    server.route("/", Response.html("<html><body><p>Home</p></body></html>"))
+    config = declared(tmp_path, server.url("/feed.xml"), server.url("/sitemap.xml"))
+    before = config.read_bytes()
+    code, out, err = run("sites", "add", server.url("/"), "--name", "harbourtwo", "--write",
+                         "--config", str(config))
+    assert (code, out) == (2, "")
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(
+        f"scraper: error: {config} [sites.harbourtwo]: the domain 127.0.0.1 is already "
+        "harbour's; a host belongs to one site")
+    assert config.read_bytes() == before  # the config still loads: every command still works
+    code, _, err = run("sites", "--config", str(config))
+    assert code == 0, err
+
+
+def test_sites_add_write_replaces_the_config_whole(server: TestServer, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # a write that fails half-way leaves the old file, not a truncated one
+    import os
+
+    server.route("/", Response.html("<html><body><p>Home</p></body></html>"))
+    config = tmp_path / "scraper.toml"
+    config.write_text("[crawl]\ndelay = 0\n")
+    config.chmod(0o640)
+
+    def no_rename(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", no_rename)
+    code, out, err = run("sites", "add", server.url("/"), "--name", "harbour", "--write",
+                         "--config", str(config))
+    assert (code, out) == (2, "")
+    assert err.strip().splitlines()[-1] == (
+        f"scraper: error: cannot write {config}: No space left on device")
+    assert config.read_text() == "[crawl]\ndelay = 0\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scraper.toml"]  # no temp file left
+    monkeypatch.undo()
+    code, out, err = run("sites", "add", server.url("/"), "--name", "harbour", "--write",
+                         "--config", str(config))
+    assert code == 0, err
+    assert config.read_text() == "[crawl]\ndelay = 0\n\n" + out
+    assert config.stat().st_mode & 0o777 == 0o640  # the rename keeps the file's mode

@@ -575,7 +575,7 @@ def test_discover_fails_when_every_feed_and_sitemap_fails(server: TestServer) ->
     class Broken(News):
         feeds = (server.url("/gone"),)
 
-    with pytest.raises(FeedError, match="all 1 feeds and sitemaps of news failed"):
+    with pytest.raises(FeedError, match="the one feed or sitemap of news failed"):
         asyncio.run(run_discover(Broken()))
 
 

@@ -131,7 +131,10 @@ def one_error_line(result: tuple[int, str, str], code: int, *words: str) -> None
     (("--format", "pdf"), 2, ("pdf",)),
     (("--site", "nosuchsite"), 2, ("nosuchsite", "themoscowtimes")),
     (("--since", "2024-13-45"), 2, ("--since",)),
-    (("--until", "yesterday"), 2, ("--until",)),
+    (("--since", "2026-13-01"), 2,
+     ("--since", "invalid date '2026-13-01': month must be in 1..12")),
+    (("--until", "2026-02-30"), 2, ("invalid date '2026-02-30': day is out of range for month",)),
+    (("--until", "yesterday"), 2, ("--until", "'yesterday' is not a date (YYYY-MM-DD)")),
     (("--since", "2024-05-02", "--until", "2024-05-01"), 2, ("after",)),
 ])
 def test_bad_options_give_one_line_and_write_nothing(

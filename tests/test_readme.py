@@ -54,3 +54,32 @@ def test_every_option_of_every_command_is_in_its_readme_row() -> None:
             if not any(re.search(rf"`[^`]*(?<![\w-]){re.escape(o)}\b", row) for o in names):
                 missing.append(f"scraper {name} {'/'.join(names)}")
     assert not missing, "README.md's commands table does not mention: " + ", ".join(missing)
+
+
+def test_every_module_an_example_imports_is_installed_or_says_how() -> None:
+    # a reader who installed the project (with `.[test]`) runs the examples as they are:
+    # what the project does not bring needs its `pip install` beside the example
+    import sys
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(
+        encoding="utf-8"))["project"]
+    brought = {re.split(r"[\s<>=!~\[;]", d, maxsplit=1)[0].lower().replace("-", "_")
+               for d in project["dependencies"]} | {"scraper"}
+    blocks = re.findall(r"```python\n(.*?)```", README, re.S)
+    assert blocks, "README.md has no Python example"
+    for block in blocks:
+        before = README[:README.index(block)].rstrip()
+        before = before[:before.rfind("\n")].rstrip()  # without the ```python line
+        paragraph = before[before.rfind("\n\n"):]  # the text that introduces the example
+        for line in block.splitlines():
+            found = re.match(r"\s*(?:import|from)\s+(.+?)(?:\s+import\s|$)", line)
+            if not found:
+                continue
+            for part in found[1].split(","):
+                module = part.split()[0].split(".")[0]
+                if module in sys.stdlib_module_names or module.lower() in brought:
+                    continue
+                assert re.search(rf"pip install [^`\n]*\b{module}\b", paragraph), (
+                    f"README.md's example imports {module}, which the project does not "
+                    f"install: say `pip install {module}` just before it")

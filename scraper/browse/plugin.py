@@ -9,6 +9,7 @@ served database that holds the archive's tables (``archives``), and adds:
 - the diff page and the archived-HTML page (``pages``);
 - Atom feeds of changes, ``/<archive>/recent_changes.atom`` (``atom``), linked from the
   changes view, the recent_changes query and the diff page;
+- quiet 4xx answers: no traceback on the console for a bad link (``errors``);
 - cells: ``html_zlib`` (large, compressed) becomes a link to ``/-/html/``, and version
   numbers and ``diff_url`` become links to the diff page.
 """
@@ -28,6 +29,7 @@ from markupsafe import Markup
 
 from .archives import archive_names
 from .atom import FEED_ROUTE, atom_feed, page_feeds
+from .errors import answer_errors, check_query_parameters
 from .metadata import DATABASE_METADATA, INSTANCE_METADATA, query_parameter
 from .pages import diff_page, html_page, link, page_url
 from .views import DIFF_PATH
@@ -95,9 +97,16 @@ def extra_template_vars(template: str, database: str | None, view_name: str,
 
 @hookimpl
 def register_routes(datasette: Datasette) -> list[tuple[str, Any]]:
-    return [(r"^/-/diff/(?P<article_id>\d+)$", diff_page),
-            (r"^/-/html/(?P<version_id>\d+)$", html_page),
-            (FEED_ROUTE, atom_feed)]
+    # each answers its own 404/400: raised to Datasette, one prints a traceback (errors.py)
+    return [(r"^/-/diff/(?P<article_id>\d+)$", answer_errors(diff_page)),
+            (r"^/-/html/(?P<version_id>\d+)$", answer_errors(html_page)),
+            (FEED_ROUTE, answer_errors(atom_feed))]
+
+
+@hookimpl
+def asgi_wrapper(datasette: Datasette) -> Callable[[Any], Any]:
+    # a canned query's bad ?days= is refused before Datasette runs (and logs) the query
+    return check_query_parameters(datasette)
 
 
 @hookimpl

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import click
 
-from ..models import ScraperError, StoreError
+from ..models import ScraperError, StoreError, counted
 
 if TYPE_CHECKING:
     from datasette.app import Datasette
@@ -110,7 +110,7 @@ def serve(db: Path, host: str, port: int, open_browser: bool) -> None:
     import uvicorn
 
     prepare_archive(db, progress=lambda n: click.echo(
-        f"Counting the words changed by {n} versions (once)...", err=True))
+        f"Counting the words changed by {counted(n, 'version')} (once)...", err=True))
     # Listening before saying where: the URL names the real port (--port 0 picks a free one),
     # and a client that reads it can connect at once.
     sock = _listen(host, port)

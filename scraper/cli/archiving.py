@@ -181,7 +181,9 @@ def extract_command(file: Path, url: str, config_path: Path | None) -> None:
             raise UsageError(f"{file} is not a readable gzip file: {err}") from None
     html, _ = decode_html(raw, "")
     # without --url, the page's own canonical URL picks the adapter
-    emit_json(extract(html, url=url or _own_url(html)).to_dict())
+    data = extract(html, url=url or _own_url(html)).to_dict()
+    # no --url and none in the page: null, as for every other field nobody knows
+    emit_json({**data, "url": data["url"] or None})
 
 
 def _own_url(html: str) -> str:

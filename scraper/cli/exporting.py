@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -19,7 +20,28 @@ from .options import config_option, db_option, load_sites, open_archive
 FORMATS = ("jsonl", "csv", "warc", "wacz")
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".warc": "warc",
             ".warc.gz": "warc", ".wacz": "wacz"}
-DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+class Day(click.ParamType):
+    """A day as YYYY-MM-DD; a message that says what is wrong with it, not only the format
+    (click.DateTime says "does not match the format '%Y-%m-%d'" of 2026-13-01)."""
+
+    name = "date"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        text = str(value).strip()
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            self.fail(f"{text!r} is not a date (YYYY-MM-DD)", param, ctx)
+        try:
+            return datetime(int(text[:4]), int(text[5:7]), int(text[8:]))
+        except ValueError as err:  # "month must be in 1..12", "day is out of range for month"
+            self.fail(f"invalid date {text!r}: {err}", param, ctx)
+
+
+DATE = Day()
 
 
 @click.command("export")

@@ -27,10 +27,15 @@ config_option = click.option(
 def load_sites(config_path: Path | None) -> Any:
     """The configuration, with the sites it declares made known to ``site_for``/``site_named``."""
     from ..config import load_config
+
+    return declare_config(load_config(config_path))
+
+
+def declare_config(config: Any) -> Any:
+    """Make ``config``'s declared sites known; UsageError/UnknownSite if it cannot be used."""
     from ..models import UnknownSite
     from ..sites import declare, site_named
 
-    config = load_config(config_path)
     declare(config.declared)
     for name in config.overrides:  # a typo in [sites.NAME] is an error, not a silent no-op
         try:

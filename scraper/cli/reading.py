@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..models import counted
 from .options import (
     VERSION_NUMBER,
     config_option,
@@ -123,7 +124,7 @@ def diff(url: str, old: int | None, new: int | None, color: bool | None, db: Pat
         why = ("it is the latest version" if new is None
                else "--from and --to name the same version")
         click.echo(f"{article['url']}: nothing to compare v{a['version']} with: {why} "
-                   f"(it has {len(store.versions(article['id']))} versions)")
+                   f"(it has {counted(len(store.versions(article['id'])), 'version')})")
         return
     chunks = word_diff(a["text"], b["text"])
     added, removed = words_changed(chunks)
@@ -161,7 +162,7 @@ def _nothing_to_compare(article: dict[str, Any], first: dict[str, Any], count: i
                    f"{first['fetched_at']}): nothing to compare yet")
     else:
         click.echo(f"{article['url']}: v{first['version']} is its first version, nothing "
-                   f"before it to compare; it has {count} versions")
+                   f"before it to compare; it has {counted(count, 'version')}")
 
 
 def _public(article: dict[str, Any]) -> dict[str, Any]:

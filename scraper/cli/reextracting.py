@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..models import StoreError
+from ..models import StoreError, counted
 from .errors import stamp
 from .options import (
     check_url,
@@ -141,7 +141,7 @@ def _one_article(archive: Any, aid: int, rows: list[Any], site: Any, pool: Any,
     for number in folded:  # said always: a fold is the news of a run
         click.echo(stamp(f"{rows[0].url}  folded v{number} (a false edit)"))
     if verbose and changed:
-        click.echo(stamp(f"{rows[0].url}  {changed} versions changed"))
+        click.echo(stamp(f"{rows[0].url}  {counted(changed, 'version')} changed"))
 
 
 def _extract(html: str, url: str, site: Any) -> Any:

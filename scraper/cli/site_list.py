@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
+from ..models import counted
 from .errors import warn
-from .options import config_option, emit_json, json_option, load_sites
+from .options import config_option, declare_config, emit_json, json_option, load_sites
 
 
 @click.group(invoke_without_command=True)
@@ -37,7 +40,7 @@ def sites(ctx: click.Context, as_json: bool, config_path: Path | None) -> None:
         return
     for row in rows:
         domains = ", ".join(row["domains"]) or "(every other domain)"
-        counts = ", ".join(_count(len(row[key]), noun) for key, noun in (
+        counts = ", ".join(counted(len(row[key]), noun) for key, noun in (
             ("feeds", "feed"), ("news_sitemaps", "news sitemap"), ("sitemaps", "sitemap")))
         click.echo(f"{row['name']:16} {row['kind']:8} {domains}  [{counts}]")
 
@@ -59,10 +62,6 @@ def _kind(site: Any) -> str:
     if site.declared_in:
         return "config"
     return "generic" if not site.domains else "adapter"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 @sites.command("add")
@@ -110,10 +109,55 @@ def add(url: str, name: str | None, write: bool, config_path: Path | None) -> No
         warn("the page announces no feed and robots.txt no sitemap: nothing to discover")
     if write:
         target = config_path or Path(DEFAULT_CONFIG_FILE)
-        try:
-            with target.open("a", encoding="utf-8") as f:
-                f.write(("\n" if target.stat().st_size else "") + block)
-        except OSError as err:  # a missing directory, a read-only file: one line, exit 2
-            raise UsageError(f"cannot write {target}: {err.strerror or err}") from None
+        _append(target, block, config)
         warn(f"added [sites.{proposal.name}] to {target}")
     click.echo(block, nl=False)
+
+
+def _append(target: Path, block: str, current: Any) -> None:
+    """Append ``block`` to the config file ``target`` if the result loads as every command
+    would load it; else UsageError and the file unchanged. A crash mid-write leaves the old
+    file, never a half-written one: the new text is written aside, then renamed over it."""
+    from ..config import config_from_text
+    from ..models import ScraperError, UsageError
+
+    try:
+        old = target.read_bytes().decode("utf-8") if target.exists() else ""
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(f"cannot read config {target}: {err}") from None
+    text = old + ("\n" if old else "") + block
+    try:  # the same path as loading the file: a bad result would stop every later command
+        declare_config(config_from_text(text, str(target)))
+    except ScraperError as err:
+        declare_config(current)  # this process goes on with the file as it is
+        raise UsageError(f"{err} (not written to {target})") from None
+    real = target.resolve()  # through a symlink: replace the file it names, not the link
+    try:
+        mode = real.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    fd, temp = -1, ""
+    try:
+        fd, temp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            fd = -1  # the file object closes it now
+            f.write(text.encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, real)
+        temp = ""
+    except OSError as err:  # a missing directory, a read-only disk: one line, exit 2
+        raise UsageError(f"cannot write {target}: {err.strerror or err}") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if temp:
+            os.unlink(temp)
+
+
+def _umask() -> int:
+    """The process's umask (only readable by setting it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

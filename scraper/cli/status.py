@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..models import Outcome, counted
 from .options import db_option, emit_json, json_option, open_archive
 
 
@@ -25,21 +26,30 @@ def stats(db: Path, as_json: bool) -> None:
     if as_json:
         emit_json(data)
         return
-    click.echo(f"{data['database']}: {data['articles']} articles, {data['versions']} versions, "
-               f"{_size(data['bytes'])}")
+    click.echo(f"{data['database']}: {counted(data['articles'], 'article')}, "
+               f"{counted(data['versions'], 'version')}, {_size(data['bytes'])}")
     if data["first_version"]:
         click.echo(f"versions stored from {data['first_version']} to {data['last_version']}")
     for site, states in data["sites"].items():
         click.echo(f"  {site:16} " + ", ".join(f"{n} {state}" for state, n in states.items()))
     fetches = data["fetches_last_day"]
     click.echo("fetches in the last day: " + (", ".join(
-        f"{n} {outcome.replace('_', ' ')}" for outcome, n in fetches.items()) or "none"))
+        _outcome(outcome, n) for outcome, n in fetches.items()) or "none"))
     for crawl in data["crawls"]:
         click.echo(f"  crawl {crawl['id']}: {crawl['status']}, started {crawl['started_at']}, "
                    f"{crawl['discovered']} discovered, {crawl['checked']} checked, "
-                   f"{crawl['new_version']} new versions, {crawl['error']} errors")
+                   f"{Outcome.NEW_VERSION.counted(crawl['new_version'])}, "
+                   f"{Outcome.ERROR.counted(crawl['error'])}")
     if not data["crawls"]:
         click.echo("no crawls yet")
+
+
+def _outcome(outcome: str, n: int) -> str:
+    """``2 new versions``, as the crawl summary says it (an unknown value as stored)."""
+    try:
+        return Outcome(outcome).counted(n)
+    except ValueError:
+        return f"{n} {outcome.replace('_', ' ')}"
 
 
 def _size(n: Any) -> str:

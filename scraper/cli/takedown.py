@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..models import StoreError, UsageError
+from ..models import StoreError, UsageError, counted
 from .options import check_url, config_option, db_option, emit_json, json_option, load_sites
 
 
@@ -43,7 +43,7 @@ def forget(urls: tuple[str, ...], db: Path, as_json: bool, reason: str | None,
         if not sys.stdin.isatty():
             raise UsageError("forget removes articles for good: add --yes when not on a "
                              "terminal")
-        click.confirm(f"Remove {len(wanted)} article(s) and everything stored of them, "
+        click.confirm(f"Remove {counted(len(wanted), 'article')} and everything stored of them, "
                       "for good?", abort=True, err=True)
     with Archive(db) as archive:
         done = [forget_article(archive, url, article_key(site_for(url), url, None),
@@ -53,6 +53,7 @@ def forget(urls: tuple[str, ...], db: Path, as_json: bool, reason: str | None,
                     "fetches": f.fetches} for f in done])
         return
     for f in done:
-        what = (f"removed {f.versions} versions and {f.fetches} fetches" if f.article_id
+        what = (f"removed {counted(f.versions, 'version')} and "
+                f"{counted(f.fetches, 'fetch', 'fetches')}" if f.article_id
                 else "was not archived; it never will be")
         click.echo(f"{f.url}  {what}")
