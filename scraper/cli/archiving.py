@@ -96,6 +96,12 @@ def archive(urls: tuple[str, ...], db: Path, as_json: bool, ignore_robots: bool,
             if not as_json:
                 click.echo(log_line(f"{result.url}  {result.describe()}", verbose),
                            err=not result.ok)
+            # an archived article keeps its site and identity: --site cannot move it, say so
+            if site is not None and result.article_id is not None and (
+                    (was := store.site_of(result.article_id)) not in (None, site.name)):
+                click.echo(log_line(f"scraper: {result.url}: archived already as site "
+                                    f"'{was}'; --site {site.name} does not change an "
+                                    "archived article's site", verbose), err=True)
 
         # a long list extracts in a process per core, as a crawl does; a few URLs inline
         with Archive(db) as store, (make_pool() if len(jobs) > POOL_FROM else

@@ -214,6 +214,11 @@ class Archive(ArchiveFile):
                 return row
         return None
 
+    def site_of(self, article_id: int) -> str | None:
+        """The site an article is archived as, or None when there is no such article."""
+        row = self._first("SELECT site FROM articles WHERE id = ?", [article_id])
+        return row["site"] if row else None
+
     def validators(self, key: str) -> tuple[str | None, str | None]:
         """(etag, last_modified) of the article, for a conditional GET."""
         row = self._first("SELECT etag, last_modified FROM articles WHERE article_key = ?", [key])
