@@ -269,8 +269,13 @@ def already_had(archive: Archive, site: Site, links: list[Link],
     keys = {link.url: article_key(site, link.url, None) for link in links}
     known = archive.known(list(keys.values()), list(keys))
     gone = tombstones(archive) if taken_down is None else taken_down
-    return lambda url: (url in known or keys.get(url) in known or key_hash(url) in gone
-                        or key_hash(keys.get(url) or url) in gone)
+    return lambda url: (url in known or keys.get(url) in known
+                        or was_forgotten(url, keys.get(url), gone))
+
+
+def was_forgotten(url: str, key: str | None, taken_down: set[str]) -> bool:
+    """Did `scraper forget` take down ``url`` or its article ``key`` (``tombstones``)?"""
+    return key_hash(url) in taken_down or key_hash(key or url) in taken_down
 
 
 async def _plan(client: httpx.AsyncClient, archive: Archive, config: Config, sites: list[Site],

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from local_site import serve_site
 from server import Response, TestServer
 
+from scraper import sites as sites_module
 from scraper.cli import cli
+from scraper.sites import Site, all_sites
 
 # the politeness delay and retry waits are not what these tests are about
 pytestmark = pytest.mark.usefixtures("no_waits")
@@ -65,3 +68,48 @@ def test_archive_with_site_on_a_fresh_archive_says_nothing_more(
                            "--site", "themoscowtimes")
         assert (code, err) == (0, "")
     assert sites_of(db) == ["themoscowtimes"]
+
+
+class LocalNews(Site):
+    """A site on 127.0.0.1 whose feed and sitemap a test sets."""
+
+    name = "localnews"
+    domains = ("127.0.0.1",)
+    article_path = r"^/news/\d+$"
+
+
+@pytest.fixture
+def local_news(server: TestServer, monkeypatch: pytest.MonkeyPatch) -> LocalNews:
+    """LocalNews serving /news/1..4 (two in its feed, two in its sitemap), known by name."""
+    feed, sitemap = serve_site(server, 4)
+    site = LocalNews()
+    site.feeds, site.sitemaps = (feed,), (sitemap,)  # type: ignore[misc]
+    known = (site, *all_sites())
+    monkeypatch.setattr(sites_module, "all_sites", lambda: known)
+    return site
+
+
+# 3. a URL that `scraper forget` removed was counted as "already archived"
+def test_discover_counts_forgotten_candidates_apart_from_archived_ones(
+        local_news: LocalNews, server: TestServer, db: Path) -> None:
+    urls = [server.url(f"/news/{i}") for i in range(1, 5)]
+    code, _, err = run("archive", *urls, "--db", str(db))
+    assert code == 0, err
+    code, _, err = run("forget", urls[2], "--db", str(db), "--yes")
+    assert code == 0, err
+    code, out, err = run("discover", "localnews", "--db", str(db))
+    assert (code, out) == (0, "")
+    assert err.strip() == ("scraper: no candidates for localnews: of 4 found, "
+                           "3 already archived and 1 forgotten (--all lists them)")
+    # with a third reason, the counts read as a list
+    server.route("/sitemap.xml", Response(200, (
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<url><loc>{urls[2]}</loc></url><url><loc>{urls[3]}</loc></url>"
+        f"<url><loc>{server.url('/news/5')}</loc><lastmod>2001-01-01</lastmod></url>"
+        "</urlset>").encode(), {"Content-Type": "application/xml"}))
+    config = db.parent / "scraper.toml"
+    config.write_text('[crawl]\nmax_age = "1s"\n')
+    code, out, err = run("discover", "localnews", "--db", str(db), "--config", str(config))
+    assert (code, out) == (0, "")
+    assert err.strip() == ("scraper: no candidates for localnews: of 5 found, 3 already "
+                           "archived, 1 forgotten and 1 older than max_age (--all lists them)")

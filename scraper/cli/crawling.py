@@ -214,14 +214,16 @@ def discover(site_name: str, db: Path, as_json: bool, config_path: Path | None,
              show_all: bool) -> None:
     """Print the candidate article URLs of SITE from its feeds and sitemaps, newest first.
 
-    Writes nothing. Articles already in the archive, and those older than the site's
-    max_age, are left out unless --all is given.
+    Writes nothing. Articles already in the archive or removed by `scraper forget`, and
+    those older than the site's max_age, are left out unless --all is given.
 
     Example: scraper discover themoscowtimes
     """
     from datetime import datetime, timezone
 
-    from ..crawl import already_had
+    from ..crawl import already_had, was_forgotten
+    from ..identity import article_key
+    from ..store.takedown import tombstones
     from ..discover import discover as find_links
     from ..discover import select
     from ..fetch import make_client, policy_for
@@ -242,11 +244,16 @@ def discover(site_name: str, db: Path, as_json: bool, config_path: Path | None,
     store = open_archive(db) if db.exists() and not show_all else None
     links = asyncio.run(run())
     found = len(links)
-    archived = 0
+    archived = forgotten = 0
     if store is not None:
-        had = already_had(store, site, links)  # archived, or taken down by `scraper forget`
+        gone = tombstones(store)
+        had = already_had(store, site, links, gone)  # archived, or taken down by `forget`
+        dropped = [link.url for link in links if had(link.url)]
         links = [link for link in links if not had(link.url)]
-        archived = found - len(links)
+        # a forgotten URL is no longer in the archive: counted apart from the archived ones
+        forgotten = sum(was_forgotten(url, article_key(site, url, None), gone)
+                        for url in dropped)
+        archived = len(dropped) - forgotten
     fresh = select(links, site, max_age=None if show_all else settings.max_age,
                    now=datetime.now(timezone.utc))
     too_old = len(links) - len(fresh)
@@ -257,10 +264,11 @@ def discover(site_name: str, db: Path, as_json: bool, config_path: Path | None,
         for link in fresh:
             click.echo(f"{link.published or '-':25}  {link.url}")
     if not fresh:  # say why, so an empty answer is not mistaken for a broken command
-        warn(f"no candidates for {site.name}: {_why_none(site, found, archived, too_old)}")
+        warn(f"no candidates for {site.name}: "
+             f"{_why_none(site, found, archived, forgotten, too_old)}")
 
 
-def _why_none(site: Any, found: int, archived: int, too_old: int) -> str:
+def _why_none(site: Any, found: int, archived: int, forgotten: int, too_old: int) -> str:
     """Why discovery left nothing to list, counting each reason."""
     if not (site.feeds or site.news_sitemaps or site.sitemaps):
         return "it declares no feeds or sitemaps"
@@ -269,6 +277,10 @@ def _why_none(site: Any, found: int, archived: int, too_old: int) -> str:
     reasons = []
     if archived:
         reasons.append(f"{archived} already archived")
+    if forgotten:
+        reasons.append(f"{forgotten} forgotten")
     if too_old:
         reasons.append(f"{too_old} older than max_age")
-    return f"of {found} found, " + " and ".join(reasons) + " (--all lists them)"
+    listed = " and ".join([", ".join(reasons[:-1]), reasons[-1]] if len(reasons) > 1
+                          else reasons)
+    return f"of {found} found, {listed} (--all lists them)"
