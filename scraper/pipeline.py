@@ -16,10 +16,10 @@ import httpx
 
 from .fetch import HTML_BYTES, FetchPolicy, Sleep, fetch, html_of, policy_for
 from .identity import article_key, check_http_url
-from .models import Article, ExtractError, Outcome, Page, ScraperError
+from .models import Article, ExtractError, Outcome, Page, ScraperError, UnknownSite
 from .robots import Robots
 from .schedule import DEFAULT_SCHEDULE
-from .sites import Site, site_for
+from .sites import Site, site_for, site_named
 from .store import Archive, Schedule, utc_now
 from .store.takedown import forgotten, unforget
 
@@ -60,6 +60,16 @@ class Result:
 def _forgotten(url: str, when: str) -> Result:
     return Result(url, Outcome.BLOCKED, error=f"forgotten on {when} (scraper forget): not "
                   "archived again (--force to archive it)")
+
+
+def _archived_site(name: str, given: Site) -> Site:
+    """The site an archived article is stored as (``--site`` does not change it): all its
+    versions are extracted alike, as `scraper reextract` expects; the one given when that
+    site's adapter is gone."""
+    try:
+        return site_named(name)
+    except UnknownSite:
+        return given
 
 
 def not_tried(archive: Archive, url: str, why: str, known: dict[str, Any] | None = None,
@@ -145,6 +155,8 @@ async def archive_url(
             return _forgotten(url, when)  # no fetch, and no row that names the URL
         if known is None:
             known = archive.find_article(url, key)
+        if known and known.get("site") not in (None, site.name):
+            site = _archived_site(known["site"], site)
         etag, last_modified = (known["etag"], known["last_modified"]) if known else (None, None)
         page = await fetch(client, url, policy or policy_for(site), robots=robots, etag=etag,
                            last_modified=last_modified, sleep=sleep, accept=HTML_BYTES)

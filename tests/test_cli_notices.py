@@ -59,6 +59,25 @@ def test_archive_with_site_of_a_url_archived_as_another_site_says_so(
     assert (code, err) == (0, "")  # the site it is archived as: nothing to say
 
 
+
+def test_a_changed_page_of_an_article_archived_as_another_site_is_extracted_as_that_site(
+        server: TestServer, db: Path) -> None:
+    # --site does not change an archived article's site, nor how its new versions extract:
+    # all of an article's versions by one site's adapter, as `scraper reextract` expects
+    html = (FIXTURES / "seed-two-authors-updated.html").read_text(encoding="utf-8")
+    server.route("/news/y.html", Response.html(html))
+    url = server.url("/news/y.html")
+    assert run("archive", url, "--db", str(db))[0] == 0
+    edited = html.replace("hailed ties with Moscow", "praised ties with Moscow")
+    assert edited != html
+    server.route("/news/y.html", Response.html(edited))
+    code, out, _ = run("archive", url, "--db", str(db), "--site", "themoscowtimes")
+    assert code == 0 and out.strip().endswith("new version 2")
+    with sqlite3.connect(db) as conn:
+        extractors = [r[0] for r in conn.execute("SELECT extractor FROM versions ORDER BY id")]
+    assert len(extractors) == 2 and extractors[1] == extractors[0]
+    assert sites_of(db) == ["generic"]
+
 def test_archive_with_site_on_a_fresh_archive_says_nothing_more(
         server: TestServer, db: Path) -> None:
     html = (FIXTURES / "seed-two-authors-updated.html").read_text(encoding="utf-8")
