@@ -189,3 +189,22 @@ def test_past_max_time_no_task_is_sent_and_the_rest_is_skipped(tmp_path: Path,
     report = queued(tmp_path / "q.db", config, queue, max_time=1e-9)
     assert queue.tasks == []
     assert report.status == "timed_out" and report.counts["skipped"] == 9
+
+
+@pytest.mark.parametrize("copies", [1, 2])
+def test_a_queued_crawl_counts_a_site_whose_discovery_failed_once_in_its_row(
+        tmp_path: Path, hosts: Any, copies: int) -> None:
+    a, b = hosts
+    config = two_sites(tmp_path, a, b)
+    for path in ("/rss", "/sitemap.xml"):  # beta's feed and sitemap are gone (404: no retry)
+        b.route(path, Response(404, b"no", {"Content-Type": "text/plain"}))
+    db = tmp_path / "q.db"
+    # a result delivered twice (a coordinator killed before its ack) is one failure, as
+    # in a local crawl: the unit is the site
+    report = queued(db, config, FakeQueue(copies=copies))
+    assert report.counts["discovery_failed"] == local(tmp_path / "l.db", config).counts[
+        "discovery_failed"] == 1
+    assert report.counts["discovered"] == 6
+    with Archive(db) as archive:
+        assert archive.db.conn.execute(
+            "SELECT discovery_failed FROM crawls").fetchall() == [(1,)]

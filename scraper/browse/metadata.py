@@ -98,7 +98,8 @@ _CRAWL_COLUMNS = {
               " stopped it, interrupted when stopped by Ctrl-C or killed, failed on an"
               " unexpected error.",
     "discovered": "New article URLs found in feeds and sitemaps.",
-    "discovery_failed": "Sites none of whose feeds and sitemaps could be read (the run exits 1).",
+    "discovery_failed": "Sites none of whose feeds and sitemaps could be read, each site once"
+                        " a run (the run exits 1; `scraper stats` says so).",
     "checked": "Pages fetched.",
     **{outcome: f"Fetches whose outcome was {outcome}." for outcome in OUTCOMES},
     "skipped": "Queued pages left unfetched when the crawl stopped.",

@@ -36,8 +36,12 @@ def stats(db: Path, as_json: bool) -> None:
     click.echo("fetches in the last day: " + (", ".join(
         _outcome(outcome, n) for outcome, n in fetches.items()) or "none"))
     for crawl in data["crawls"]:
+        # worded as the crawl's own summary, and only when discovery failed: a crawl that
+        # found nothing because its feeds could not be read must not look like a quiet one
+        failed = (f"discovery failed for {counted(crawl['discovery_failed'], 'site')}, "
+                  if crawl["discovery_failed"] else "")
         click.echo(f"  crawl {crawl['id']}: {crawl['status']}, started {crawl['started_at']}, "
-                   f"{crawl['discovered']} discovered, {crawl['checked']} checked, "
+                   f"{crawl['discovered']} discovered, {failed}{crawl['checked']} checked, "
                    f"{Outcome.NEW_VERSION.counted(crawl['new_version'])}, "
                    f"{Outcome.ERROR.counted(crawl['error'])}")
     if not data["crawls"]:

@@ -191,6 +191,7 @@ async def run_queued(archive: Archive, config: Config, sites: list[Site], queue:
     taken_down = tombstones(archive)
     work = Plan()
     planned_urls: set[str] = set()
+    failed_sites: set[str] = set()  # sites whose discovery failed, each counted once
 
     def store(result: HostResult, redelivered: bool) -> set[str]:
         """Store a result: its URLs, and its links as new work; the hosts given work."""
@@ -209,8 +210,12 @@ async def run_queued(archive: Archive, config: Config, sites: list[Site], queue:
                 report.counts[done.outcome] += 1
                 on_result(done)
         for name, why in result.discovery_failed.items():
-            log.warning("discovery failed for %s: %s", name, why)
-            report.counts["discovery_failed"] += 1
+            # a site, as a local crawl counts them: a result delivered again (its ack lost
+            # with a killed coordinator) is not a second failure
+            if name not in failed_sites:
+                failed_sites.add(name)
+                log.warning("discovery failed for %s: %s", name, why)
+                report.counts["discovery_failed"] += 1
         for name, links in result.links.items():
             if name not in by_name:
                 continue

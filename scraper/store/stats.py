@@ -25,8 +25,8 @@ def archive_stats(archive: Archive, *, now: datetime | None = None,
         "SELECT outcome, count(*) AS n FROM fetches WHERE started_at >= ? GROUP BY outcome"
         " ORDER BY n DESC, outcome", [since])}
     last = archive._rows(
-        "SELECT id, started_at, finished_at, status, discovered, checked, new_version, error"
-        " FROM crawls ORDER BY id DESC LIMIT ?", [crawls])
+        "SELECT id, started_at, finished_at, status, discovered, checked, new_version, error,"
+        " discovery_failed FROM crawls ORDER BY id DESC LIMIT ?", [crawls])
     size = sum(os.path.getsize(p) for p in (archive.path, f"{archive.path}-wal")
                if os.path.exists(p))
     return {
