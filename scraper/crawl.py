@@ -214,8 +214,8 @@ async def work_politely(
             why = verdicts[spelled] = robots.unavailable(job.url) or ""
         if why:
             report.counts["skipped"] += 1  # not tried: a later run does it
-            on_result(not_tried(archive, job.url, why, job.known,  # a fetches row says why
-                                settings_of[job.site.name][0].schedule))
+            on_result(not_tried(archive, job.url, why, job.site, known=job.known, force=force,
+                                schedule=settings_of[job.site.name][0].schedule))
             return "drop"
         return "go"
 

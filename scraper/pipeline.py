@@ -72,24 +72,31 @@ def _archived_site(name: str, given: Site) -> Site:
         return given
 
 
-def not_tried(archive: Archive, url: str, why: str, known: dict[str, Any] | None = None,
-              schedule: Schedule = DEFAULT_SCHEDULE) -> Result:
+def not_tried(archive: Archive, url: str, why: str, site: Site, *,
+              known: dict[str, Any] | None = None, schedule: Schedule = DEFAULT_SCHEDULE,
+              force: bool = False) -> Result:
     """A URL not fetched because its origin's robots.txt could not be read (RFC 9309:
     disallow, try later).
 
-    Outcome ``blocked`` and a ``fetches`` row saying why, as for any failed attempt; a known
-    article gets its next check as after a failed one. Left due, a host that stays down
-    would add a row for each of its articles on every run, and take the run's re-check
-    budget (``max_checks``) from the sites that answer.
+    Outcome ``blocked`` and a ``fetches`` row saying why, as for any failed attempt, linked
+    to the article when it is archived; a known article gets its next check as after a
+    failed one (and that counts as a check). Left due, a host that stays down would add a
+    row for each of its articles on every run, and take the run's re-check budget
+    (``max_checks``) from the sites that answer. A URL that `scraper forget` removed leaves
+    no row, as in ``archive_url``.
     """
-    article_id = known["id"] if known else None
+    key = known["article_key"] if known else article_key(site, url, None)
+    if not force and (when := forgotten(archive, [url, key])):
+        return _forgotten(url, when)
+    if known is None:
+        known = archive.find_article(url, key)
     row = {"url": url, "started_at": utc_now(), "elapsed_ms": 0, "status": None,
            "outcome": Outcome.BLOCKED, "error": why}
     if known:
         archive.mark_checked(known["article_key"], schedule=schedule, fetch=row)
     else:
         archive.record_fetch(**row)
-    return Result(url, Outcome.BLOCKED, error=why, article_id=article_id)
+    return Result(url, Outcome.BLOCKED, error=why, article_id=known["id"] if known else None)
 
 
 # Gets the fetched page as bytes (``Page.raw``) and decodes it where it extracts: in a worker

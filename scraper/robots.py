@@ -17,8 +17,9 @@ What each answer means (RFC 9309 section 2.3.1):
   two, a host name that does not exist one, as for pages): the robots.txt is
   *unreachable*, and the RFC's "disallow all" applies for this object's life (one run):
   ``allowed`` is False and ``unavailable`` says why, host first (``cannot reach HOST to
-  read its robots.txt (why); not fetched, try again later``). The crawl leaves that host's
-  URLs for the next run. A robots.txt not read yet is never guessed at: callers wait for it.
+  read its robots.txt (why); not fetched, try again later``). The crawl fetches none of
+  that host's URLs this run: each is a ``blocked`` fetch row, and a known article waits for
+  its next check. A robots.txt not read yet is never guessed at: callers wait for it.
 
 A crawl gives ``turn``: each download attempt then passes the host's politeness gate like
 any other request to that host (``scraper.hosts``).

@@ -98,6 +98,7 @@ def test_site_dates_and_latest_select_versions(archive_db: Path) -> None:
     assert keys("--since", day, "--until", day) == every
     assert keys("--until", "2001-01-01") == []
     assert keys("--since", "2999-01-01") == []
+    assert keys("--until", "2001-1-1") == [] and keys("--since", "2001-1-1") == every
     # a site known to the scraper with nothing archived yet: an empty export, not an error
     assert keys("--site", "bbc") == []
 

@@ -208,3 +208,24 @@ def test_a_queued_crawl_counts_a_site_whose_discovery_failed_once_in_its_row(
     with Archive(db) as archive:
         assert archive.db.conn.execute(
             "SELECT discovery_failed FROM crawls").fetchall() == [(1,)]
+
+
+def test_a_host_whose_robots_txt_fails_is_stored_once_when_results_come_twice(
+        tmp_path: Path, hosts: Any) -> None:
+    a, b = hosts
+    config = two_sites(tmp_path, a, b)
+    db = tmp_path / "q.db"
+    queued(db, config, FakeQueue())
+    b.route("/robots.txt", Response(503, b"down", {"Content-Type": "text/plain"}))
+    with Archive(db) as archive:  # make every article due now
+        archive.db.conn.execute("UPDATE articles SET next_check = '2000-01-01T00:00:00+00:00'")
+        archive.db.conn.commit()
+    seen: list[Any] = []
+    report = queued(db, config, FakeQueue(copies=2), on_result=seen.append)
+    assert None not in seen  # a copy of a stored result is not reported again
+    assert report.counts["skipped"] == 3  # beta's 3 articles, once each
+    with Archive(db) as archive:
+        rows = archive.db.conn.execute(
+            "SELECT count(*), count(DISTINCT article_id) FROM fetches WHERE outcome = 'blocked'"
+        ).fetchall()
+    assert rows == [(3, 3)]

@@ -216,3 +216,33 @@ def test_scraper_archive_says_it_in_one_line_not_two(tmp_path: Path) -> None:
     assert [line.partition(" ")[2] for line in done.stderr.splitlines()] == [
         f"http://{home}/news/1  blocked: cannot reach {home} to read its robots.txt "
         "(connection refused); not fetched, try again later"]
+
+
+def test_archive_of_an_archived_url_whose_robots_txt_fails_links_its_blocked_row(
+    server: TestServer, tmp_path: Path, no_waits: list[float]
+) -> None:
+    url = serve_pages(server, range(1, 2))[0]
+    db = tmp_path / "a.db"
+    archive = ["archive", "--db", str(db), "--delay", "0", url]
+    assert CliRunner().invoke(cli, archive).exit_code == 0
+    server.route("/robots.txt", Response(503))
+    assert CliRunner().invoke(cli, archive).exit_code == 1
+    with sqlite3.connect(db) as conn:
+        (article,) = conn.execute("SELECT id FROM articles").fetchone()
+    rows = [r for r in fetch_rows(db) if r["outcome"] == "blocked"]
+    assert [(r["url"], r["article_id"]) for r in rows] == [(url, article)]
+
+
+def test_a_forgotten_url_whose_robots_txt_fails_stays_forgotten_and_unnamed(
+    server: TestServer, tmp_path: Path, no_waits: list[float]
+) -> None:
+    url = serve_pages(server, range(1, 2))[0]
+    db = tmp_path / "a.db"
+    archived = CliRunner().invoke(cli, ["archive", "--db", str(db), "--delay", "0", url])
+    assert archived.exit_code == 0
+    assert CliRunner().invoke(cli, ["forget", url, "--db", str(db), "--yes"]).exit_code == 0
+    server.route("/robots.txt", Response(503))
+    result = CliRunner().invoke(cli, ["archive", "--db", str(db), "--delay", "0", url])
+    assert "forgotten on" in result.stderr and "robots.txt" not in result.stderr
+    with sqlite3.connect(db) as conn:  # `forget` leaves only a tombstone: no row names it
+        assert conn.execute("SELECT count(*) FROM fetches WHERE url = ?", [url]).fetchone() == (0,)

@@ -33,10 +33,11 @@ class Day(click.ParamType):
         if isinstance(value, datetime):
             return value
         text = str(value).strip()
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        # one-digit months and days too, as click.DateTime (strptime) took them
+        if not (day := re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)):
             self.fail(f"{text!r} is not a date (YYYY-MM-DD)", param, ctx)
         try:
-            return datetime(int(text[:4]), int(text[5:7]), int(text[8:]))
+            return datetime(*map(int, day.groups()))
         except ValueError as err:  # "month must be in 1..12", "day is out of range for month"
             self.fail(f"invalid date {text!r}: {err}", param, ctx)
 

@@ -202,10 +202,12 @@ async def run_queued(archive: Archive, config: Config, sites: list[Site], queue:
                 from ..sites import site_named
                 site = site_named(r.job.site)
             done = apply_url(archive, r, site, config, redelivered)
+            if done is None:
+                continue  # stored already: a result delivered again
             if r.kind == "skipped":
                 report.counts["skipped"] += 1
-                on_result(done)  # type: ignore[arg-type]
-            elif done is not None:
+                on_result(done)
+            else:
                 report.counts["checked"] += 1
                 report.counts[done.outcome] += 1
                 on_result(done)

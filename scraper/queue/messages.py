@@ -101,7 +101,7 @@ class UrlResult:
 
     ``kind``: "page" (fetched and extracted: ``article`` and ``page`` are set), "same" (a 304
     or the same bytes as last time: nothing to extract), "failed" (``outcome``, ``error``) or
-    "skipped" (not tried: its robots.txt could not be read; only its fetch row is stored).
+    "skipped" (not tried: its robots.txt could not be read; stored as a failed attempt).
     ``started_at`` (ISO UTC, to the second) orders results of the same article.
     """
 
