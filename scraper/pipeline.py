@@ -85,18 +85,39 @@ def not_tried(archive: Archive, url: str, why: str, site: Site, *,
     (``max_checks``) from the sites that answer. A URL that `scraper forget` removed leaves
     no row, as in ``archive_url``.
     """
+    known, refused = _look_up(archive, site, url, known, force)
+    if refused is not None:
+        return refused
+    _record_failure(archive, site, url, known, schedule, {
+        "url": url, "started_at": utc_now(), "elapsed_ms": 0, "status": None,
+        "outcome": Outcome.BLOCKED, "error": why})
+    return Result(url, Outcome.BLOCKED, error=why, article_id=known["id"] if known else None)
+
+
+def _look_up(archive: Archive, site: Site, url: str, known: dict[str, Any] | None,
+             force: bool) -> tuple[dict[str, Any] | None, Result | None]:
+    """The archived article of ``url`` (``known`` when the caller has it, None when new)
+    and None; or None and the result, for a URL that `scraper forget` removed (unless
+    ``force``), which is neither fetched nor named in a row. A known article is asked too:
+    `scraper forget` may have run while a crawl was under way."""
     key = known["article_key"] if known else article_key(site, url, None)
     if not force and (when := forgotten(archive, [url, key])):
-        return _forgotten(url, when)
-    if known is None:
-        known = archive.find_article(url, key)
-    row = {"url": url, "started_at": utc_now(), "elapsed_ms": 0, "status": None,
-           "outcome": Outcome.BLOCKED, "error": why}
-    if known:
-        archive.mark_checked(known["article_key"], schedule=schedule, fetch=row)
+        return None, _forgotten(url, when)
+    return known or archive.find_article(url, key), None
+
+
+def _record_failure(archive: Archive, site: Site | None, url: str,
+                    known: dict[str, Any] | None, schedule: Schedule,
+                    row: dict[str, Any]) -> None:
+    """Store a failed attempt's ``fetches`` row: with a known article, which gets its next
+    check (and the row points at it), or with a new URL found gone (404, 410), recorded as
+    a gone article; else alone (``site`` is None for a URL refused before it had one)."""
+    gone = row["outcome"] == Outcome.GONE
+    if known or (gone and site is not None):
+        key = known["article_key"] if known else article_key(site, url, None)  # type: ignore[arg-type]
+        archive.mark_checked(key, state="gone" if gone else None, schedule=schedule, fetch=row)
     else:
         archive.record_fetch(**row)
-    return Result(url, Outcome.BLOCKED, error=why, article_id=known["id"] if known else None)
 
 
 # Gets the fetched page as bytes (``Page.raw``) and decodes it where it extracts: in a worker
@@ -156,12 +177,9 @@ async def archive_url(
     try:
         url = check_http_url(url)
         site = site or site_for(url)
-        key = known["article_key"] if known else article_key(site, url, None)
-        # a known one too: `scraper forget` may have run while this crawl was under way
-        if not force and (when := forgotten(archive, [url, key])):
-            return _forgotten(url, when)  # no fetch, and no row that names the URL
-        if known is None:
-            known = archive.find_article(url, key)
+        known, refused = _look_up(archive, site, url, known, force)
+        if refused is not None:
+            return refused  # no fetch, and no row that names the URL
         if known and known.get("site") not in (None, site.name):
             site = _archived_site(known["site"], site)
         etag, last_modified = (known["etag"], known["last_modified"]) if known else (None, None)
@@ -205,11 +223,5 @@ async def archive_url(
     row = fetch_row(outcome=result.outcome, error=result.error, status=result.status)
     if page is None:
         row["attempts"] = result.attempts
-    gone = result.outcome == Outcome.GONE
-    if known or (gone and site is not None):
-        # a known article that failed is rescheduled, and its fetch row points at it
-        key = known["article_key"] if known else article_key(site, url, None)  # type: ignore[arg-type]
-        archive.mark_checked(key, state="gone" if gone else None, schedule=schedule, fetch=row)
-    else:
-        archive.record_fetch(**row)
+    _record_failure(archive, site, url, known, schedule, row)
     return result
