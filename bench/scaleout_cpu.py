@@ -157,7 +157,7 @@ class Probe:
         for pid, samples in self.samples.items():
             if not self.roles[pid].endswith("extraction"):
                 continue
-            for (t0, c0), (t1, c1) in itertools.pairwise(samples):
+            for (_, c0), (t1, c1) in itertools.pairwise(samples):
                 cores[min(seconds - 1, int(t1 - self.t0))] += c1 - c0
         return [round(c, 1) for c in cores]
 

@@ -73,6 +73,28 @@ def _no_declared_sites_left_behind() -> Iterator[None]:
 
 
 @pytest.fixture
+def local_news(server: TestServer, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A site ``localnews`` on 127.0.0.1 serving /news/1..4 (two in a feed dated 2099, two in
+    an undated sitemap: ``local_site.serve_site``), known by name to every command."""
+    from local_site import serve_site
+
+    from scraper import sites
+    from scraper.sites import Site
+
+    class LocalNews(Site):
+        name = "localnews"
+        domains = ("127.0.0.1",)
+        article_path = r"^/news/\d+$"
+
+    feed, sitemap = serve_site(server, 4)
+    site = LocalNews()
+    site.feeds, site.sitemaps = (feed,), (sitemap,)  # type: ignore[misc]
+    known = (site, *sites.all_sites())
+    monkeypatch.setattr(sites, "all_sites", lambda: known)
+    return site
+
+
+@pytest.fixture
 def no_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Commands run in this process skip their politeness and retry waits (the seconds they
     asked for are recorded): for tests whose subject is not the waiting. A command waits

@@ -9,12 +9,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from local_site import serve_site
 from server import Response, TestServer
 
-from scraper import sites as sites_module
 from scraper.cli import cli
-from scraper.sites import Site, all_sites
+from scraper.sites import Site
 
 # the politeness delay and retry waits are not what these tests are about
 pytestmark = pytest.mark.usefixtures("no_waits")
@@ -50,9 +48,9 @@ def test_archive_with_site_of_a_url_archived_as_another_site_says_so(
     code, out, err = run("archive", url, "--db", str(db), "--site", "themoscowtimes")
     assert code == 0 and out.strip().endswith("unchanged")
     # stamped with its time, as the command's other lines are when stdout is not a terminal
-    assert [line.split(" ", 1)[1] for line in err.splitlines()] == [
+    assert [line.split(" ", 1)[1] for line in err.splitlines()] == [(
         f"scraper: {url}: archived already as site 'generic'; --site themoscowtimes does "
-        "not change an archived article's site"]
+        "not change an archived article's site")]
     assert sites_of(db) == ["generic"]  # the article keeps its identity and site
 
     code, out, err = run("archive", url, "--db", str(db), "--site", "generic", "--json")
@@ -89,28 +87,9 @@ def test_archive_with_site_on_a_fresh_archive_says_nothing_more(
     assert sites_of(db) == ["themoscowtimes"]
 
 
-class LocalNews(Site):
-    """A site on 127.0.0.1 whose feed and sitemap a test sets."""
-
-    name = "localnews"
-    domains = ("127.0.0.1",)
-    article_path = r"^/news/\d+$"
-
-
-@pytest.fixture
-def local_news(server: TestServer, monkeypatch: pytest.MonkeyPatch) -> LocalNews:
-    """LocalNews serving /news/1..4 (two in its feed, two in its sitemap), known by name."""
-    feed, sitemap = serve_site(server, 4)
-    site = LocalNews()
-    site.feeds, site.sitemaps = (feed,), (sitemap,)  # type: ignore[misc]
-    known = (site, *all_sites())
-    monkeypatch.setattr(sites_module, "all_sites", lambda: known)
-    return site
-
-
 # 3. a URL that `scraper forget` removed was counted as "already archived"
 def test_discover_counts_forgotten_candidates_apart_from_archived_ones(
-        local_news: LocalNews, server: TestServer, db: Path) -> None:
+        local_news: Site, server: TestServer, db: Path) -> None:
     urls = [server.url(f"/news/{i}") for i in range(1, 5)]
     code, _, err = run("archive", *urls, "--db", str(db))
     assert code == 0, err

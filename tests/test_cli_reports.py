@@ -10,8 +10,8 @@ import os
 import signal
 import sqlite3
 import threading
-from datetime import datetime
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -19,9 +19,8 @@ from click.testing import CliRunner
 from local_site import CrawlChild, rows, serve_site, tag_for
 from server import Response, TestServer
 
-from scraper import sites as sites_module
 from scraper.cli import cli
-from scraper.sites import Site, all_sites
+from scraper.sites import Site
 
 # the politeness delay and retry waits are not what these tests are about
 pytestmark = pytest.mark.usefixtures("no_waits")
@@ -57,28 +56,9 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "archive.db"
 
 
-class LocalNews(Site):
-    """A site on 127.0.0.1 whose feed and sitemap a test sets."""
-
-    name = "localnews"
-    domains = ("127.0.0.1",)
-    article_path = r"^/news/\d+$"
-
-
-@pytest.fixture
-def local_news(server: TestServer, monkeypatch: pytest.MonkeyPatch) -> LocalNews:
-    """LocalNews serving /news/1..4 (feed dated 2099, sitemap undated), known by name."""
-    feed, sitemap = serve_site(server, 4)
-    site = LocalNews()
-    site.feeds, site.sitemaps = (feed,), (sitemap,)  # type: ignore[misc]
-    known = (site, *all_sites())
-    monkeypatch.setattr(sites_module, "all_sites", lambda: known)
-    return site
-
-
 # 1. discover with no archive and max_age filtering everything
 def test_discover_with_no_archive_and_every_candidate_too_old_says_so(
-        local_news: LocalNews, server: TestServer, db: Path, tmp_path: Path) -> None:
+        local_news: Site, server: TestServer, db: Path, tmp_path: Path) -> None:
     server.route("/rss", Response(200, b"<rss><channel><item><link>" + server.url(
         "/news/1").encode() + b"</link><pubDate>Mon, 01 Jan 2001 00:00:00 +0000</pubDate>"
         b"</item></channel></rss>", {"Content-Type": "application/rss+xml"}))
@@ -100,7 +80,7 @@ def test_discover_with_no_archive_and_every_candidate_too_old_says_so(
 
 # 1. discover with one candidate archived and the rest too old
 def test_discover_counts_archived_and_too_old_candidates_apart(
-        local_news: LocalNews, server: TestServer, db: Path, tmp_path: Path) -> None:
+        local_news: Site, server: TestServer, db: Path, tmp_path: Path) -> None:
     archived = CliRunner().invoke(cli, ["archive", server.url("/news/1"), "--db", str(db)])
     assert archived.exit_code == 0, archived.stderr
     config = tmp_path / "scraper.toml"
@@ -264,7 +244,7 @@ def test_a_redirect_to_a_host_idna_refuses_is_one_error_line(server: TestServer,
 
 
 def test_discover_skips_feed_links_on_a_host_idna_refuses(
-        local_news: LocalNews, server: TestServer, db: Path) -> None:
+        local_news: Site, server: TestServer, db: Path) -> None:
     server.route("/rss", Response(200, (
         "<rss><channel><item><link>http://xn--zz.com/news/9</link></item>"
         f"<item><link>{server.url('/news/1')}</link></item></channel></rss>").encode(),

@@ -88,6 +88,14 @@ class OpensOnce:
         pass
 
 
+async def started_broker(url: str) -> tuple[Any, asyncio.Event]:
+    """A worker's broker on ``url`` reading with a short block, and the stop event it obeys."""
+    broker = make_broker(url, idle_timeout=60, block=0.05)
+    broker.stop = stop = asyncio.Event()
+    await broker.startup()
+    return broker, stop
+
+
 def run_with_redis(tmp_path: Path, main: Callable[[str], Any]) -> None:
     with RedisServer(tmp_path / "redis") as server:
         asyncio.run(main(server.url))
@@ -96,10 +104,7 @@ def run_with_redis(tmp_path: Path, main: Callable[[str], Any]) -> None:
 def test_a_stopping_worker_stops_reading_when_a_redis_send_swallowed_the_cancel(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     async def main(url: str) -> None:
-        broker = make_broker(url, idle_timeout=60, block=0.05)
-        stop = asyncio.Event()
-        broker.stop = stop
-        await broker.startup()
+        broker, stop = await started_broker(url)
         reads = Reads(stop)
         armed = asyncio.Event()
         send = AbstractConnection._send_packed_command
@@ -130,10 +135,7 @@ def test_a_stopping_worker_stops_reading_when_a_redis_send_swallowed_the_cancel(
 def test_a_stopping_worker_stops_reading_when_room_opened_as_the_cancel_came(
         tmp_path: Path) -> None:
     async def main(url: str) -> None:
-        broker = make_broker(url, idle_timeout=60, block=0.05)
-        stop = asyncio.Event()
-        broker.stop = stop
-        await broker.startup()
+        broker, stop = await started_broker(url)
         reads = Reads(stop)
         send = AbstractConnection._send_packed_command
         rooms = 0
@@ -167,10 +169,7 @@ def test_a_stopped_worker_leaves_the_next_task_on_the_stream(tmp_path: Path) -> 
     """Once stopped, a worker reads nothing more: the task waiting is another worker's."""
 
     async def main(url: str) -> None:
-        broker = make_broker(url, idle_timeout=60, block=0.05)
-        stop = asyncio.Event()
-        broker.stop = stop
-        await broker.startup()
+        broker, stop = await started_broker(url)
         async with Redis.from_url(url) as redis:
             await redis.xadd(TASKS, {b"data": b"a task"})
             listen = broker.listen()

@@ -4,6 +4,7 @@ holds, and its TLS context kept between tasks, each with a pool of its own."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -37,6 +38,18 @@ class Held:
 
     def let_go(self, url: str) -> None:
         self.release.setdefault(url, asyncio.Event()).set()
+
+
+@contextlib.asynccontextmanager
+async def one_slot_busy() -> AsyncIterator[OldestFirst]:
+    """OldestFirst with one extraction slot, taken by a job of task 0 until the block ends."""
+    held = Held()
+    order = OldestFirst(held, ahead=1)
+    busy = asyncio.ensure_future(order.for_task(0)(_page("busy"), GENERIC))
+    await held.started_with(1)
+    yield order
+    held.let_go("busy")
+    await busy
 
 
 def _page(url: str) -> Page:
@@ -287,27 +300,21 @@ def test_a_busy_worker_takes_no_new_task_until_its_last_one_reached_a_page() -> 
 
 def test_a_task_read_from_the_stream_takes_its_place_until_its_runner_counts_it() -> None:
     async def main() -> list[bool]:
-        held = Held()
-        order = OldestFirst(held, ahead=1)
-        seen: list[bool] = []
-        busy = asyncio.ensure_future(order.for_task(0)(_page("busy"), GENERIC))
-        await held.started_with(1)
-        seen.append(await has_room(order))  # every slot busy, nothing on its way: take one
-        order.reserve()  # read from the stream, not at its runner yet
-        seen.append(await has_room(order))  # on its way: no other until it got there
-        waiter = asyncio.ensure_future(order.room())
-        await asyncio.sleep(0)  # waiting in room()
-        # it reaches its runner: one step gives the reservation back and counts the task;
-        # a worker waiting in room() must not slip in between
-        order.unreserve()
-        order.for_task(1)
-        for _ in range(10):
-            await asyncio.sleep(0)
-        seen.append(waiter.done())
-        order.done(1)  # it ended without a page
-        await _until(waiter.done, "room once the task ended")
-        held.let_go("busy")
-        await busy
+        async with one_slot_busy() as order:
+            seen = [await has_room(order)]  # every slot busy, nothing on its way: take one
+            order.reserve()  # read from the stream, not at its runner yet
+            seen.append(await has_room(order))  # on its way: no other until it got there
+            waiter = asyncio.ensure_future(order.room())
+            await asyncio.sleep(0)  # waiting in room()
+            # it reaches its runner: one step gives the reservation back and counts the
+            # task; a worker waiting in room() must not slip in between
+            order.unreserve()
+            order.for_task(1)
+            for _ in range(10):
+                await asyncio.sleep(0)
+            seen.append(waiter.done())
+            order.done(1)  # it ended without a page
+            await _until(waiter.done, "room once the task ended")
         return seen
 
     assert asyncio.run(main()) == [True, False, False]
@@ -315,16 +322,11 @@ def test_a_task_read_from_the_stream_takes_its_place_until_its_runner_counts_it(
 
 def test_a_task_read_but_never_run_gives_its_place_back() -> None:
     async def main() -> list[bool]:
-        held = Held()
-        order = OldestFirst(held, ahead=1)
-        busy = asyncio.ensure_future(order.for_task(0)(_page("busy"), GENERIC))
-        await held.started_with(1)
-        order.reserve()
-        seen = [await has_room(order)]
-        order.unreserve()  # a copy of a finished task: acknowledged, never run
-        seen.append(await has_room(order))
-        held.let_go("busy")
-        await busy
+        async with one_slot_busy() as order:
+            order.reserve()
+            seen = [await has_room(order)]
+            order.unreserve()  # a copy of a finished task: acknowledged, never run
+            seen.append(await has_room(order))
         return seen
 
     assert asyncio.run(main()) == [False, True]

@@ -84,7 +84,6 @@ def add(url: str, name: str | None, write: bool, config_path: Path | None) -> No
 
     from ..config import DEFAULT_CONFIG_FILE, check_site_name
     from ..fetch import make_client, policy_for
-    from ..models import UsageError
     from ..robots import Robots
     from ..siteprobe import probe_site, site_block
     from .options import check_url
