@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -15,6 +13,7 @@ from typing import Any, BinaryIO
 import click
 
 from ..models import UnknownSite, UsageError
+from .files import written_whole
 from .options import config_option, db_option, load_sites, open_archive
 
 FORMATS = ("jsonl", "csv", "warc", "wacz")
@@ -129,22 +128,8 @@ def _destination(output: str) -> Iterator[BinaryIO]:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    path = Path(output)
-    try:
-        handle = tempfile.NamedTemporaryFile(dir=path.parent or Path("."), delete=False,
-                                             prefix=f".{path.name}.", suffix=".part")
-    except OSError as err:
-        raise UsageError(f"cannot write {output}: {err.strerror or err}") from None
-    try:
-        with handle:
-            yield handle  # type: ignore[misc]
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(handle.name, 0o666 & ~umask)  # as open() would have made it, not 0600
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    with written_whole(Path(output)) as handle:
+        yield handle
 
 
 @contextmanager

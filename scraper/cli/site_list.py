@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +9,7 @@ import click
 
 from ..models import counted
 from .errors import warn
+from .files import written_whole
 from .options import config_option, declare_config, emit_json, json_option, load_sites
 
 
@@ -130,33 +129,5 @@ def _append(target: Path, block: str, current: Any) -> None:
     except ScraperError as err:
         declare_config(current)  # this process goes on with the file as it is
         raise UsageError(f"{err} (not written to {target})") from None
-    real = target.resolve()  # through a symlink: replace the file it names, not the link
-    try:
-        mode = real.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o666 & ~_umask()
-    fd, temp = -1, ""
-    try:
-        fd, temp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            fd = -1  # the file object closes it now
-            f.write(text.encode("utf-8"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, real)
-        temp = ""
-    except OSError as err:  # a missing directory, a read-only disk: one line, exit 2
-        raise UsageError(f"cannot write {target}: {err.strerror or err}") from None
-    finally:
-        if fd >= 0:
-            os.close(fd)
-        if temp:
-            os.unlink(temp)
-
-
-def _umask() -> int:
-    """The process's umask (only readable by setting it)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    with written_whole(target, sync=True) as f:
+        f.write(text.encode("utf-8"))
